@@ -1,0 +1,1 @@
+//! freshet-bencode: under construction.

@@ -1,0 +1,1 @@
+//! The Freshet client library.

@@ -1,0 +1,1 @@
+//! freshet-engine: under construction.

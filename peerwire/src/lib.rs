@@ -1,0 +1,1 @@
+//! freshet-peerwire: under construction.

@@ -1,0 +1,1 @@
+//! freshet-tracker: under construction.
