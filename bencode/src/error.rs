@@ -1,0 +1,152 @@
+//! Decode and encode errors: a kind, the byte offset where it happened, and an optional path.
+
+use std::fmt;
+
+/// A bencode error: what went wrong ([`ErrorKind`]), at which byte offset of the input, and,
+/// when the caller knows it, where in the document (for example `info.files[3].length`).
+///
+/// `Display` reads like "leading zero in integer at byte 17 (at `info.length`)".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} at byte {offset}{path}")]
+pub struct Error {
+    kind: ErrorKind,
+    offset: usize,
+    path: ErrorPath,
+}
+
+impl Error {
+    /// Creates an error of `kind` at byte `offset` of the input.
+    #[must_use]
+    pub fn new(kind: ErrorKind, offset: usize) -> Self {
+        Self {
+            kind,
+            offset,
+            path: ErrorPath(None),
+        }
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// Byte offset in the input where the problem was detected.
+    #[must_use]
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The document path attached with [`Error::with_path`], if any.
+    #[must_use]
+    pub fn path(&self) -> Option<&str> {
+        self.path.0.as_deref()
+    }
+
+    /// Attaches a document path such as `info.files[3].length` (replaces any earlier path).
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = ErrorPath(Some(path.into().into_boxed_str()));
+        self
+    }
+}
+
+/// What kind of problem an [`Error`] reports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input ended in the middle of a value (or a byte string runs past the end).
+    #[error("unexpected end of input")]
+    UnexpectedEof,
+    /// An integer is empty (`ie`, `i-e`) or otherwise malformed.
+    #[error("invalid integer")]
+    InvalidInteger,
+    /// An integer or a string length has a leading zero (`i03e`, `03:abc`).
+    #[error("leading zero in integer")]
+    LeadingZero,
+    /// The integer `-0` (`i-0e`), which BEP 3 forbids.
+    #[error("negative zero")]
+    NegativeZero,
+    /// An integer does not fit in an `i64`.
+    #[error("integer does not fit in 64 bits")]
+    IntegerOverflow,
+    /// A byte string length is not a valid length (too large for this machine).
+    #[error("invalid byte string length")]
+    InvalidLength,
+    /// A byte that cannot start or continue the value being parsed.
+    #[error("unexpected byte {}", ByteDisplay(*.0))]
+    UnexpectedByte(u8),
+    /// A dictionary key that is not a byte string.
+    #[error("dictionary key is not a byte string")]
+    KeyNotBytes,
+    /// The same key appears twice in one dictionary.
+    #[error("duplicate dictionary key")]
+    DuplicateKey,
+    /// Containers nested deeper than [`DecodeOptions::max_depth`](crate::DecodeOptions).
+    #[error("nesting too deep")]
+    DepthLimit,
+    /// More values than [`DecodeOptions::max_items`](crate::DecodeOptions).
+    #[error("too many items")]
+    ItemLimit,
+    /// Bytes remain after a complete value (use `decode_prefix` to allow them).
+    #[error("trailing bytes after the value")]
+    TrailingBytes,
+    /// A value has the wrong type for what the caller (or a serde type) expected.
+    #[error("expected {expected}, found {found}")]
+    WrongType {
+        /// What was expected, e.g. "integer".
+        expected: &'static str,
+        /// What was found, e.g. "byte string".
+        found: &'static str,
+    },
+    /// A message from serde or from the caller.
+    #[error("{0}")]
+    Message(String),
+}
+
+/// Renders the optional path suffix of an [`Error`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ErrorPath(Option<Box<str>>);
+
+impl fmt::Display for ErrorPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(p) => write!(f, " (at `{p}`)"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Shows a byte as `'x'` when printable, else as `0x1f`.
+struct ByteDisplay(u8);
+
+impl fmt::Display for ByteDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_ascii_graphic() {
+            write!(f, "'{}'", char::from(self.0))
+        } else {
+            write!(f, "0x{:02x}", self.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_kind_offset_and_path() {
+        let e = Error::new(ErrorKind::LeadingZero, 17);
+        assert_eq!(e.to_string(), "leading zero in integer at byte 17");
+        let e = e.with_path("info.files[3].length");
+        assert_eq!(
+            e.to_string(),
+            "leading zero in integer at byte 17 (at `info.files[3].length`)"
+        );
+        assert_eq!(e.path(), Some("info.files[3].length"));
+        let e = Error::new(ErrorKind::UnexpectedByte(b'z'), 2);
+        assert_eq!(e.to_string(), "unexpected byte 'z' at byte 2");
+        let e = Error::new(ErrorKind::UnexpectedByte(b'\n'), 3);
+        assert_eq!(e.to_string(), "unexpected byte 0x0a at byte 3");
+    }
+}
