@@ -1,0 +1,466 @@
+//! File-system storage: positional I/O on the torrent's files.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::{Bytes, BytesMut};
+
+use super::{FileStat, Storage, StorageError, check_block};
+use crate::{BlockRef, FilePriority, Geometry};
+
+/// Default number of file handles kept open.
+pub const DEFAULT_OPEN_FILES: usize = 32;
+
+/// Storage on the local file system under a save directory.
+///
+/// - Files are created lazily on first write, with their parent directories, and sized with
+///   `set_len` so untouched regions stay sparse.
+/// - Reads and writes are positional (`read_at`/`write_at`), so no seek state is shared.
+/// - Padding files are never created; reading them yields zeros.
+/// - Bytes that belong to a skipped file go to a sparse part file (`.<name>.parts`) at their
+///   torrent offset, so pieces that straddle a skipped and a wanted file still verify.
+/// - BEP 47: `x` sets mode 0755 on creation; `l` symlinks are created on flush, always pointing
+///   inside the save directory; `h` needs no action on Unix.
+#[derive(Debug)]
+pub struct FileStorage {
+    geometry: Arc<Geometry>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    root: PathBuf,
+    part_name: String,
+    skipped: Vec<bool>,
+    /// Open handles, most recently used at the back.
+    open: VecDeque<(Handle, File)>,
+    capacity: usize,
+    symlinks_done: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handle {
+    File(usize),
+    Part,
+}
+
+impl FileStorage {
+    /// Storage for `geometry` under `root`. Touches nothing on disk until the first write.
+    #[must_use]
+    pub fn new(root: impl Into<PathBuf>, geometry: Arc<Geometry>) -> Self {
+        let n = geometry.files().len();
+        let part_name = format!(
+            ".{}.parts",
+            geometry
+                .files()
+                .first()
+                .and_then(|f| f.path.first())
+                .map_or("torrent", String::as_str)
+        );
+        Self {
+            geometry,
+            state: Mutex::new(State {
+                root: root.into(),
+                part_name,
+                skipped: vec![false; n],
+                open: VecDeque::new(),
+                capacity: DEFAULT_OPEN_FILES,
+                symlinks_done: false,
+            }),
+        }
+    }
+
+    /// Changes how many file handles stay open (at least 1).
+    #[must_use]
+    pub fn with_open_files(self, capacity: usize) -> Self {
+        self.lock().capacity = capacity.max(1);
+        self
+    }
+
+    /// The absolute path of file `file`.
+    #[must_use]
+    pub fn file_path(&self, file: usize) -> Option<PathBuf> {
+        let st = self.lock();
+        self.geometry
+            .files()
+            .get(file)
+            .map(|f| join(&st.root, &f.path))
+    }
+
+    /// Number of file handles currently open.
+    #[must_use]
+    pub fn open_handles(&self) -> usize {
+        self.lock().open.len()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Handles and flags stay consistent even if a holder panicked.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn path_of(&self, st: &State, h: Handle) -> PathBuf {
+        match h {
+            Handle::File(i) => join(&st.root, &self.geometry.files()[i].path),
+            Handle::Part => st.root.join(&st.part_name),
+        }
+    }
+
+    /// Runs `f` on the open handle for `h`, opening (and creating, if `create`) it first.
+    fn with_file<T>(
+        &self,
+        st: &mut State,
+        h: Handle,
+        create: bool,
+        f: impl FnOnce(&File) -> io::Result<T>,
+        op: &'static str,
+    ) -> Result<T, StorageError> {
+        let path = self.path_of(st, h);
+        if let Some(pos) = st.open.iter().position(|(k, _)| *k == h) {
+            let entry = st.open.remove(pos).ok_or_else(|| {
+                StorageError::io(op, &path, io::Error::other("handle cache inconsistent"))
+            })?;
+            st.open.push_back(entry);
+        } else {
+            let file = if create {
+                self.create(&path, h)?
+            } else {
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| StorageError::io("open", &path, e))?
+            };
+            if st.open.len() >= st.capacity {
+                st.open.pop_front();
+            }
+            st.open.push_back((h, file));
+        }
+        let (_, file) = st
+            .open
+            .back()
+            .ok_or_else(|| StorageError::io(op, &path, io::Error::other("no handle")))?;
+        f(file).map_err(|e| StorageError::io(op, &path, e))
+    }
+
+    fn create(&self, path: &Path, h: Handle) -> Result<File, StorageError> {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| StorageError::io("mkdir", parent, e))?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| StorageError::io("open", path, e))?;
+        if let Handle::File(i) = h {
+            let entry = &self.geometry.files()[i];
+            let len = file
+                .metadata()
+                .map_err(|e| StorageError::io("stat", path, e))?
+                .len();
+            if len < entry.length {
+                file.set_len(entry.length)
+                    .map_err(|e| StorageError::io("set_len", path, e))?;
+            }
+            if entry.attrs.executable {
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+                    .map_err(|e| StorageError::io("chmod", path, e))?;
+            }
+        }
+        Ok(file)
+    }
+
+    fn make_symlinks(&self, st: &State) -> Result<(), StorageError> {
+        for (i, f) in self.geometry.files().iter().enumerate() {
+            let Some(target) = &f.attrs.symlink else {
+                continue;
+            };
+            // Geometry validated every component (no `..`, no separators), so the joined
+            // target stays inside the save directory.
+            let target = join(&st.root, target);
+            if !target.starts_with(&st.root) {
+                return Err(StorageError::SymlinkEscape { file: i });
+            }
+            let link = join(&st.root, &f.path);
+            if link.symlink_metadata().is_ok() {
+                continue;
+            }
+            if let Some(parent) = link.parent() {
+                fs::create_dir_all(parent).map_err(|e| StorageError::io("mkdir", parent, e))?;
+            }
+            std::os::unix::fs::symlink(&target, &link)
+                .map_err(|e| StorageError::io("symlink", &link, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Storage for FileStorage {
+    fn write(&self, block: BlockRef, data: Bytes) -> Result<(), StorageError> {
+        check_block(&self.geometry, &block, data.len())?;
+        let start = self.geometry.piece_offset(block.piece) + u64::from(block.offset);
+        let mut st = self.lock();
+        for span in self.geometry.block_spans(&block) {
+            let entry = &self.geometry.files()[span.file];
+            if entry.is_padding() || entry.attrs.symlink.is_some() {
+                continue;
+            }
+            let bytes = &data[span.buf_offset..span.buf_offset + span.len];
+            let (h, at) = if st.skipped[span.file] {
+                (Handle::Part, start + span.buf_offset as u64)
+            } else {
+                (Handle::File(span.file), span.file_offset)
+            };
+            self.with_file(&mut st, h, true, |f| f.write_all_at(bytes, at), "write")?;
+        }
+        Ok(())
+    }
+
+    fn read(&self, block: BlockRef) -> Result<Bytes, StorageError> {
+        check_block(&self.geometry, &block, block.len as usize)?;
+        let start = self.geometry.piece_offset(block.piece) + u64::from(block.offset);
+        let mut out = BytesMut::zeroed(block.len as usize);
+        let mut st = self.lock();
+        for span in self.geometry.block_spans(&block) {
+            let entry = &self.geometry.files()[span.file];
+            if entry.is_padding() {
+                continue;
+            }
+            let buf = &mut out[span.buf_offset..span.buf_offset + span.len];
+            let (h, at) = if st.skipped[span.file] {
+                (Handle::Part, start + span.buf_offset as u64)
+            } else {
+                (Handle::File(span.file), span.file_offset)
+            };
+            self.with_file(&mut st, h, false, |f| f.read_exact_at(buf, at), "read")
+                .map_err(|e| match e {
+                    StorageError::Io { source, .. }
+                        if matches!(
+                            source.kind(),
+                            io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
+                        ) =>
+                    {
+                        StorageError::NotWritten { block }
+                    }
+                    other => other,
+                })?;
+        }
+        Ok(out.freeze())
+    }
+
+    fn flush(&self) -> Result<(), StorageError> {
+        let mut st = self.lock();
+        for (h, f) in &st.open {
+            f.sync_data()
+                .map_err(|e| StorageError::io("fsync", self.path_of(&st, *h), e))?;
+        }
+        if !st.symlinks_done {
+            self.make_symlinks(&st)?;
+            st.symlinks_done = true;
+        }
+        Ok(())
+    }
+
+    fn set_file_priorities(&self, priorities: &[FilePriority]) -> Result<(), StorageError> {
+        let mut st = self.lock();
+        let geometry = Arc::clone(&self.geometry);
+        for (i, p) in priorities.iter().enumerate().take(st.skipped.len()) {
+            let skip = *p == FilePriority::Skip;
+            if st.skipped[i] && !skip {
+                // Move whatever the part file holds for this file into the real file.
+                let f = &geometry.files()[i];
+                let part = st.root.join(&st.part_name);
+                if part.exists() && f.length > 0 && !f.is_padding() {
+                    let mut buf = vec![0u8; 1 << 16];
+                    let mut pos = 0u64;
+                    while pos < f.length {
+                        let n = (f.length - pos).min(buf.len() as u64) as usize;
+                        let got = self.with_file(
+                            &mut st,
+                            Handle::Part,
+                            false,
+                            |pf| pf.read_at(&mut buf[..n], f.offset + pos),
+                            "read",
+                        )?;
+                        if got == 0 {
+                            break;
+                        }
+                        if buf[..got].iter().any(|&b| b != 0) {
+                            let chunk = &buf[..got];
+                            self.with_file(
+                                &mut st,
+                                Handle::File(i),
+                                true,
+                                |ff| ff.write_all_at(chunk, pos),
+                                "write",
+                            )?;
+                        }
+                        pos += got as u64;
+                    }
+                }
+            }
+            st.skipped[i] = skip;
+        }
+        Ok(())
+    }
+
+    fn file_stat(&self, file: usize) -> Option<FileStat> {
+        let path = self.file_path(file)?;
+        let md = fs::metadata(path).ok()?;
+        let mtime = md
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        Some(FileStat {
+            size: md.len(),
+            mtime,
+        })
+    }
+
+    fn move_to(&self, new_root: PathBuf) -> Result<(), StorageError> {
+        let mut st = self.lock();
+        st.open.clear();
+        if st.root.exists() {
+            if let Some(parent) = new_root.parent() {
+                fs::create_dir_all(parent).map_err(|e| StorageError::io("mkdir", parent, e))?;
+            }
+            fs::rename(&st.root, &new_root).map_err(|e| StorageError::io("rename", &st.root, e))?;
+        }
+        st.root = new_root;
+        Ok(())
+    }
+
+    fn delete(&self) -> Result<(), StorageError> {
+        let mut st = self.lock();
+        st.open.clear();
+        let mut paths: Vec<PathBuf> = self
+            .geometry
+            .files()
+            .iter()
+            .filter(|f| !f.is_padding())
+            .map(|f| join(&st.root, &f.path))
+            .collect();
+        paths.push(st.root.join(&st.part_name));
+        for p in paths {
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io("remove", p, e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn join(root: &Path, comps: &[String]) -> PathBuf {
+    let mut p = root.to_path_buf();
+    p.extend(comps);
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FileAttrs, FileSpec, PieceHashes, PieceIndex};
+
+    fn geo() -> Arc<Geometry> {
+        let mut exe = FileSpec::new(&["t", "bin", "run.sh"], 20000);
+        exe.attrs.executable = true;
+        let link = FileSpec {
+            path: vec!["t".into(), "link".into()],
+            length: 0,
+            attrs: FileAttrs {
+                symlink: Some(vec!["t".into(), "bin".into(), "run.sh".into()]),
+                ..FileAttrs::default()
+            },
+        };
+        Arc::new(
+            Geometry::new(
+                32768,
+                vec![
+                    exe,
+                    FileSpec::padding(12768),
+                    FileSpec::new(&["t", "b"], 30000),
+                    link,
+                ],
+                PieceHashes {
+                    v1: Some(vec![[0; 20]; 2]),
+                    v2: None,
+                },
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn writes_read_back_skip_padding_and_stay_sparse() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FileStorage::new(dir.path(), geo()).with_open_files(1);
+        assert!(
+            !dir.path().join("t").exists(),
+            "nothing created before a write"
+        );
+        let b = BlockRef::new(PieceIndex(0), 16384, 16384);
+        s.write(b, Bytes::from(vec![9; 16384])).unwrap();
+        let exe = dir.path().join("t/bin/run.sh");
+        assert_eq!(fs::metadata(&exe).unwrap().len(), 20000);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&exe).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        assert!(!dir.path().join(".pad").exists());
+        let r = s.read(BlockRef::new(PieceIndex(0), 19000, 2000)).unwrap();
+        assert_eq!(&r[..1000], &[9; 1000][..]);
+        assert_eq!(&r[1000..], &[0; 1000][..], "padding reads as zeros");
+        // The second file is not created by a read.
+        assert!(matches!(
+            s.read(BlockRef::new(PieceIndex(1), 0, 100)),
+            Err(StorageError::NotWritten { .. })
+        ));
+        s.write(
+            BlockRef::new(PieceIndex(1), 0, 16384),
+            Bytes::from(vec![5; 16384]),
+        )
+        .unwrap();
+        assert_eq!(s.open_handles(), 1, "handle cache is bounded");
+        let back = s.read(b).unwrap();
+        assert!(back[..3616].iter().all(|&x| x == 9) && back[3616..].iter().all(|&x| x == 0));
+        s.flush().unwrap();
+        let link = dir.path().join("t/link");
+        assert_eq!(fs::read_link(&link).unwrap(), exe);
+    }
+
+    #[test]
+    fn skipped_file_bytes_go_to_part_file_until_unskipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FileStorage::new(dir.path(), geo());
+        s.set_file_priorities(&[
+            FilePriority::Normal,
+            FilePriority::Normal,
+            FilePriority::Skip,
+            FilePriority::Normal,
+        ])
+        .unwrap();
+        let b = BlockRef::new(PieceIndex(1), 0, 16384);
+        s.write(b, Bytes::from(vec![4; 16384])).unwrap();
+        assert!(!dir.path().join("t/b").exists());
+        assert!(s.read(b).unwrap().iter().all(|&x| x == 4));
+        s.set_file_priorities(&[FilePriority::Normal; 4]).unwrap();
+        assert!(
+            fs::read(dir.path().join("t/b")).unwrap()[..16384]
+                .iter()
+                .all(|&x| x == 4)
+        );
+        assert!(s.read(b).unwrap().iter().all(|&x| x == 4));
+        s.delete().unwrap();
+        assert!(!dir.path().join("t/b").exists());
+    }
+}
