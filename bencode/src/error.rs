@@ -7,10 +7,10 @@ use std::fmt;
 ///
 /// `Display` reads like "leading zero in integer at byte 17 (at `info.length`)".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} at byte {offset}{path}")]
+#[error("{kind}{location}{path}")]
 pub struct Error {
     kind: ErrorKind,
-    offset: usize,
+    location: Location,
     path: ErrorPath,
 }
 
@@ -20,9 +20,34 @@ impl Error {
     pub fn new(kind: ErrorKind, offset: usize) -> Self {
         Self {
             kind,
-            offset,
+            location: Location(Some(offset)),
             path: ErrorPath(None),
         }
+    }
+
+    /// An error with no known location yet (serde messages); see [`Error::locate`].
+    #[cfg(feature = "serde")]
+    pub(crate) fn unlocated(kind: ErrorKind) -> Self {
+        Self {
+            kind,
+            location: Location(None),
+            path: ErrorPath(None),
+        }
+    }
+
+    /// Sets offset and path unless an inner value already set them.
+    #[cfg(feature = "serde")]
+    pub(crate) fn locate(mut self, offset: usize, path: impl FnOnce() -> String) -> Self {
+        if self.location.0.is_none() {
+            self.location = Location(Some(offset));
+            if self.path.0.is_none() {
+                let p = path();
+                if !p.is_empty() {
+                    self.path = ErrorPath(Some(p.into_boxed_str()));
+                }
+            }
+        }
+        self
     }
 
     /// What went wrong.
@@ -31,10 +56,11 @@ impl Error {
         &self.kind
     }
 
-    /// Byte offset in the input where the problem was detected.
+    /// Byte offset in the input where the problem was detected (0 for errors that have no
+    /// input position, such as serializing a float).
     #[must_use]
     pub fn offset(&self) -> usize {
-        self.offset
+        self.location.0.unwrap_or(0)
     }
 
     /// The document path attached with [`Error::with_path`], if any.
@@ -102,6 +128,19 @@ pub enum ErrorKind {
     /// A message from serde or from the caller.
     #[error("{0}")]
     Message(String),
+}
+
+/// Renders " at byte N" when the offset is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Location(Option<usize>);
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(offset) => write!(f, " at byte {offset}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Renders the optional path suffix of an [`Error`].

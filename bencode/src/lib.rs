@@ -41,11 +41,21 @@
 mod decode;
 pub use decode::{DecodeOptions, decode, decode_prefix};
 
+#[cfg(feature = "serde")]
+mod de;
+#[cfg(feature = "serde")]
+pub use de::{from_bytes, from_value};
+
 mod encode;
 pub use encode::{DictBuilder, write_bytes, write_int};
 
 mod error;
 pub use error::{Error, ErrorKind};
+
+#[cfg(feature = "serde")]
+mod ser;
+#[cfg(feature = "serde")]
+pub use ser::{MapSer, SeqSer, Serializer, to_bytes};
 
 mod value;
 pub use value::{Dict, List, OwnedValue, Value};
