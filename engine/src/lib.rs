@@ -3,6 +3,8 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod geometry;
+mod picker;
+mod pieceset;
 mod storage;
 mod wire;
 
@@ -40,3 +42,5 @@ pub enum FilePriority {
     /// Download before normal files.
     High,
 }
+pub use picker::{BlockReceipt, BlockState, PickOrder, PieceState, PiecePriority, PieceTracker};
+pub use pieceset::PieceSet;
