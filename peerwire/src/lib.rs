@@ -55,6 +55,15 @@ pub use decoder::{Limits, MessageDecoder};
 mod error;
 pub use error::{BitfieldError, Error, InvalidMessage, PeerIncompatible, PeerMisbehaved};
 
+mod extended;
+pub use extended::{
+    EXTENDED_HANDSHAKE_ID, ExtendedHandshake, METADATA_PIECE_LEN, MetadataMessage, PexFlags,
+    PexMessage, UT_METADATA, UT_PEX, encode_extended, extended_message,
+};
+
+mod fast_set;
+pub use fast_set::{DEFAULT_ALLOWED_FAST_COUNT, allowed_fast_set};
+
 mod handshake;
 pub use handshake::{Handshake, HandshakeHead, PROTOCOL, Reserved};
 
