@@ -118,6 +118,29 @@ impl InfoHashV2 {
     }
 }
 
+/// The info-hashes a torrent or magnet link carries: v1, v2 or both (hybrid).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct InfoHashes {
+    /// SHA-1 info-hash (BEP 3), present for v1 and hybrid torrents.
+    pub v1: Option<InfoHashV1>,
+    /// SHA-256 info-hash (BEP 52), present for v2 and hybrid torrents.
+    pub v2: Option<InfoHashV2>,
+}
+
+impl InfoHashes {
+    /// True when at least one hash is present.
+    #[must_use]
+    pub fn is_some(&self) -> bool {
+        self.v1.is_some() || self.v2.is_some()
+    }
+
+    /// The 20-byte id used on the wire: the v1 hash, else the truncated v2 hash.
+    #[must_use]
+    pub fn wire_id(&self) -> Option<InfoHashV1> {
+        self.v1.or_else(|| self.v2.map(|h| h.truncated()))
+    }
+}
+
 fn decode_into(
     encoding: &data_encoding::Encoding,
     text: &[u8],

@@ -1,7 +1,56 @@
-//! freshet-metainfo: `.torrent` files (v1, v2, hybrid), info-hashes, magnet links and torrent
-//! creation. Performs no network I/O.
+//! `freshet-metainfo`: BitTorrent `.torrent` files (v1, v2 and hybrid), info-hashes, magnet
+//! links, torrent creation and data verification.
+//!
+//! Loading follows libtorrent 2.1's rules exactly (see `README.md` and the [`sanitize`]
+//! module for the path-safety rule): every file path is sanitised so it can never leave the
+//! save directory, duplicate names are renamed, v2 piece layers are verified against their
+//! merkle roots, and every size is range-checked before anything proportional is allocated.
+//! The crate performs no network I/O and reads no clock; only [`create`] and [`verify`] read
+//! files.
+//!
+//! Start from [`Metainfo::from_bytes`], [`Magnet::parse`] and [`TorrentBuilder`].
+//!
+//! ```
+//! use freshet_metainfo::{Metainfo, TorrentBuilder};
+//!
+//! let dir = std::env::temp_dir().join(format!("freshet-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let file = dir.join("hello.txt");
+//! std::fs::write(&file, b"hello, world\n").unwrap();
+//!
+//! let created = TorrentBuilder::new(&file)
+//!     .tracker("udp://tracker.example:6969/announce")
+//!     .no_creation_date()
+//!     .build()
+//!     .unwrap();
+//! let torrent = Metainfo::from_bytes(&created.bytes).unwrap();
+//! assert_eq!(torrent.info.name, "hello.txt");
+//! assert_eq!(torrent.info.total_length, 13);
+//! assert_eq!(torrent.info_hashes, created.info_hashes);
+//! assert!(torrent.magnet().to_uri().starts_with("magnet:?xt=urn:btih:"));
+//! std::fs::remove_dir_all(&dir).unwrap();
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod create;
+mod dedupe;
+mod error;
 mod infohash;
-pub use infohash::{InfoHashParseError, InfoHashV1, InfoHashV2};
+mod magnet;
+pub mod merkle;
+mod parse;
+pub mod sanitize;
+mod torrent;
+mod verify;
+
+pub use create::{CreateError, CreatedTorrent, TorrentBuilder, auto_piece_length};
+pub use error::{Error, ErrorKind};
+pub use infohash::{InfoHashParseError, InfoHashV1, InfoHashV2, InfoHashes};
+pub use magnet::{Magnet, MagnetError};
+pub use merkle::MerkleHash;
+pub use torrent::{
+    DhtNode, FileAttributes, FileEntry, Info, Layout, Limits, Metainfo, PieceHash, PieceIndex,
+    Version,
+};
+pub use verify::{FileReport, PieceState, VerifyReport, verify};
