@@ -1,1 +1,2 @@
 //! The Freshet client library.
+pub mod tracker_server;

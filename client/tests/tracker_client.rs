@@ -1,0 +1,247 @@
+//! Our sans-I/O tracker client, driven over real std sockets, against opentracker (HTTP and
+//! UDP) and against our own server (HTTP and UDP).
+#![allow(clippy::disallowed_methods)] // real sockets, real clock
+
+mod tracker_support;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use freshet_client::tracker_server::{TrackerServer, TrackerServerOptions};
+use freshet_tracker::udp::Family;
+use freshet_tracker::{
+    Announcer, AnnouncerConfig, AnnouncerEvent, InfoHashV1, PeerId, Progress, ScrapeStats,
+    UdpClientConfig, UdpClientEvent, UdpTrackerClient, parse_scrape_response, scrape_url,
+    scrape_url_for,
+};
+use tracker_support::{drive, free_port, have, http_get, start_opentracker};
+
+const IH: InfoHashV1 = InfoHashV1([0xab; 20]);
+const IH2: InfoHashV1 = InfoHashV1([0xcd; 20]);
+const T: Duration = Duration::from_secs(20);
+
+fn announcer(ih: InfoHashV1, url: &str, port: u16) -> (Announcer, UdpSocket) {
+    let mut id = *b"-FR0001-000000000000";
+    id[14..].copy_from_slice(format!("{port:06}").as_bytes());
+    let mut cfg = AnnouncerConfig::new(PeerId(id), port, u64::from(port));
+    cfg.udp.retransmit_base = Duration::from_millis(500);
+    cfg.udp.max_attempts = 4;
+    cfg.http_timeout = Duration::from_secs(5);
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    (Announcer::new(ih, vec![vec![url.to_owned()]], cfg), sock)
+}
+
+fn announced(evs: &[AnnouncerEvent]) -> (Vec<SocketAddr>, Option<u32>, Option<u32>) {
+    for e in evs {
+        if let AnnouncerEvent::Announced {
+            peers,
+            complete,
+            incomplete,
+            ..
+        } = e
+        {
+            return (peers.clone(), *complete, *incomplete);
+        }
+    }
+    panic!("no announce reply; events: {evs:?}");
+}
+
+fn is_announced(e: &AnnouncerEvent) -> bool {
+    matches!(e, AnnouncerEvent::Announced { .. })
+}
+
+fn scrape(ih: InfoHashV1, url: &str) -> ScrapeStats {
+    if let Some(hostport) = url.strip_prefix("udp://") {
+        let to: SocketAddr = hostport.split('/').next().unwrap().parse().unwrap();
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let cfg = UdpClientConfig {
+            retransmit_base: Duration::from_millis(500),
+            max_attempts: 4,
+            ..Default::default()
+        };
+        let mut c = UdpTrackerClient::new(cfg, Family::V4, 5);
+        c.scrape(Instant::now(), vec![ih]);
+        let end = Instant::now() + T;
+        let mut buf = [0u8; 2048];
+        while Instant::now() < end {
+            while let Some(dg) = c.poll_transmit() {
+                sock.send_to(&dg, to).unwrap();
+            }
+            if let Some(ev) = c.poll_event() {
+                match ev {
+                    UdpClientEvent::Scraped(v) => return v[0].1,
+                    other => panic!("{other:?}"),
+                }
+            }
+            sock.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            match sock.recv_from(&mut buf) {
+                Ok((n, _)) => c.handle_datagram(Instant::now(), &buf[..n]),
+                Err(_) => c.handle_timeout(Instant::now()),
+            }
+        }
+        panic!("UDP scrape timed out");
+    }
+    let s = scrape_url_for(&scrape_url(url).unwrap(), &[ih]);
+    let body = http_get(&s, Duration::from_secs(5)).unwrap();
+    let r = parse_scrape_response(&body).unwrap();
+    r.files
+        .iter()
+        .find(|(h, _)| *h == ih)
+        .map(|(_, s)| *s)
+        .unwrap_or_default()
+}
+
+/// Seeder and leecher find each other; scrape counts them; `stopped` removes the seeder.
+fn scenario(ih: InfoHashV1, url: &str, base_port: u16) {
+    let now = Instant::now;
+    let (mut seeder, s_sock) = announcer(ih, url, base_port);
+    seeder.start(
+        now(),
+        Progress {
+            left: 0,
+            ..Default::default()
+        },
+    );
+    let evs = drive(&mut seeder, &s_sock, T, is_announced);
+    announced(&evs);
+
+    let (mut leecher, l_sock) = announcer(ih, url, base_port + 1);
+    leecher.start(
+        now(),
+        Progress {
+            left: 1000,
+            ..Default::default()
+        },
+    );
+    let (peers, complete, incomplete) = announced(&drive(&mut leecher, &l_sock, T, is_announced));
+    let seeder_addr = SocketAddr::from(([127, 0, 0, 1], base_port));
+    assert!(peers.contains(&seeder_addr), "{url}: leecher got {peers:?}");
+    assert_eq!((complete, incomplete), (Some(1), Some(1)), "{url}");
+
+    let st = scrape(ih, url);
+    assert_eq!((st.complete, st.incomplete), (1, 1), "{url}: scrape {st:?}");
+
+    seeder.stop(now(), Progress::default());
+    let evs = drive(&mut seeder, &s_sock, T, |e| *e == AnnouncerEvent::Stopped);
+    assert!(evs.contains(&AnnouncerEvent::Stopped), "{evs:?}");
+    assert!(
+        !evs.iter()
+            .any(|e| matches!(e, AnnouncerEvent::Error { .. })),
+        "{evs:?}"
+    );
+
+    let (mut third, t_sock) = announcer(ih, url, base_port + 2);
+    third.start(
+        now(),
+        Progress {
+            left: 5,
+            ..Default::default()
+        },
+    );
+    let (peers, complete, _) = announced(&drive(&mut third, &t_sock, T, is_announced));
+    assert!(
+        !peers.contains(&seeder_addr),
+        "{url}: stopped seeder still listed: {peers:?}"
+    );
+    assert!(
+        peers.contains(&SocketAddr::from(([127, 0, 0, 1], base_port + 1))),
+        "{peers:?}"
+    );
+    assert_eq!(complete, Some(0));
+
+    // completed is sent once and moves the leecher to the seeders.
+    leecher.completed(
+        now(),
+        Progress {
+            left: 0,
+            downloaded: 1000,
+            uploaded: 0,
+        },
+    );
+    announced(&drive(&mut leecher, &l_sock, T, is_announced));
+    assert_eq!(scrape(ih, url).complete, 1, "{url}");
+}
+
+#[test]
+fn client_against_opentracker_http_and_udp() {
+    if !have("opentracker") {
+        println!("SKIPPED: opentracker is not installed (apt-get install -y opentracker)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _ot = start_opentracker(dir.path(), port, &[IH.to_hex(), IH2.to_hex()]);
+    scenario(IH, &format!("http://127.0.0.1:{port}/announce"), 20_000);
+    scenario(IH2, &format!("udp://127.0.0.1:{port}"), 20_100);
+
+    // A torrent off the whitelist is a tracker error, not a crash.
+    let (mut a, sock) = announcer(
+        InfoHashV1([1; 20]),
+        &format!("http://127.0.0.1:{port}/announce"),
+        20_200,
+    );
+    a.start(Instant::now(), Progress::default());
+    let evs = drive(&mut a, &sock, T, |e| {
+        matches!(e, AnnouncerEvent::Error { .. })
+    });
+    assert!(
+        matches!(evs.last(), Some(AnnouncerEvent::Error { message, .. }) if message.contains("not authorized")),
+        "{evs:?}"
+    );
+}
+
+#[test]
+fn client_against_own_server_http_and_udp() {
+    let opts = TrackerServerOptions::new(
+        Some("127.0.0.1:0".parse().unwrap()),
+        Some("127.0.0.1:0".parse().unwrap()),
+    )
+    .with_interval(60);
+    let server = TrackerServer::spawn(opts).unwrap();
+    let addrs = server.local_addrs();
+    scenario(
+        IH,
+        &format!("http://{}/announce", addrs.http.unwrap()),
+        21_000,
+    );
+    scenario(IH2, &format!("udp://{}", addrs.udp.unwrap()), 21_100);
+
+    // Redirects are followed: a tiny HTTP server answers 302 to our tracker.
+    let redirector = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let rport = redirector.local_addr().unwrap().port();
+    let target = format!("http://{}", addrs.http.unwrap());
+    let t = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = redirector.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        let req = String::from_utf8_lossy(&buf[..n]).to_string();
+        let path = req.split_whitespace().nth(1).unwrap().replace("/old", "");
+        write!(
+            s,
+            "HTTP/1.1 301 Moved\r\nLocation: {target}{path}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .unwrap();
+    });
+    let (mut a, sock) = announcer(
+        IH,
+        &format!("http://127.0.0.1:{rport}/old/announce"),
+        21_200,
+    );
+    a.start(
+        Instant::now(),
+        Progress {
+            left: 1,
+            ..Default::default()
+        },
+    );
+    let (peers, complete, incomplete) = announced(&drive(&mut a, &sock, T, is_announced));
+    // The HTTP scenario left one seeder (21001, completed) and one leecher (21002).
+    assert_eq!((complete, incomplete), (Some(1), Some(2)), "{peers:?}");
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    t.join().unwrap();
+    let stats = server.stop().unwrap();
+    assert!(stats.announces >= 10, "{stats:?}");
+    assert!(stats.connects >= 3 && stats.scrapes >= 4, "{stats:?}");
+}
