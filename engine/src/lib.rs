@@ -2,24 +2,42 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
-mod geometry;
-mod picker;
-mod pieceset;
-mod storage;
-mod wire;
+mod choker;
+pub use choker::{ChokeCandidate, ChokeMode, choose_optimistic, choose_unchoked};
 
+mod event;
+pub use event::{Action, AnnounceEvent, DisconnectReason, Event};
+
+mod geometry;
 pub use geometry::{
     BLOCK_LEN, FileAttrs, FileEntry, FileSpan, FileSpec, Geometry, GeometryError, MAX_PIECE_LEN,
     PieceHashes, V2Expect,
 };
+
+mod picker;
+pub use picker::{BlockReceipt, BlockState, PickOrder, PiecePriority, PieceState, PieceTracker};
+
+mod pieceset;
+pub use pieceset::PieceSet;
+
+mod rate;
+
+mod resume;
+pub use resume::{ResumeError, ResumeRecord, UnfinishedPiece, save_atomic};
+
+mod storage;
 pub use storage::{
     DEFAULT_OPEN_FILES, DigestMode, DiskCompletion, DiskJob, FileStat, FileStorage, HashOutcome,
     MemoryStorage, Storage, StorageError, Verdict, hash_piece_blocks, run_job, sha1_blocks,
     v2_piece_root,
 };
-pub use wire::{BlockRef, PieceIndex};
 
-/// A handle to a peer connection inside one torrent (an index into the engine's peer slab).
+mod torrent;
+pub use torrent::{AddPeerError, Config, FastExtension, PeerInfo, Start, Stats, Torrent};
+
+pub use freshet_peerwire::{BlockRef, Message, PieceIndex};
+
+/// A handle to a peer connection inside one torrent. Keys are never reused by a torrent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerKey(pub usize);
 
@@ -42,5 +60,3 @@ pub enum FilePriority {
     /// Download before normal files.
     High,
 }
-pub use picker::{BlockReceipt, BlockState, PickOrder, PieceState, PiecePriority, PieceTracker};
-pub use pieceset::PieceSet;

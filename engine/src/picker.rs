@@ -551,7 +551,13 @@ impl PieceTracker {
         }
     }
 
-    fn take_endgame(&mut self, peer: PeerKey, has: &PieceSet, target: usize, out: &mut Vec<BlockRef>) {
+    fn take_endgame(
+        &mut self,
+        peer: PeerKey,
+        has: &PieceSet,
+        target: usize,
+        out: &mut Vec<BlockRef>,
+    ) {
         let geometry = &self.geometry;
         for p in &mut self.partial {
             if p.hashing || !has.contains(p.piece) {
@@ -571,7 +577,11 @@ impl PieceTracker {
         }
     }
 
-    fn next_new_piece<R: Rng + ?Sized>(&mut self, has: &PieceSet, rng: &mut R) -> Option<PieceIndex> {
+    fn next_new_piece<R: Rng + ?Sized>(
+        &mut self,
+        has: &PieceSet,
+        rng: &mut R,
+    ) -> Option<PieceIndex> {
         if self.order.is_empty() || has.is_empty() {
             return None;
         }

@@ -164,7 +164,10 @@ mod tests {
         let b = s.to_bitfield_bytes();
         assert_eq!(b[0], 0x81);
         assert_eq!(PieceSet::from_bitfield_bytes(&b, 70), Some(s.clone()));
-        assert_eq!(s.iter().map(|p| p.0).collect::<Vec<_>>(), vec![0, 7, 8, 63, 64, 69]);
+        assert_eq!(
+            s.iter().map(|p| p.0).collect::<Vec<_>>(),
+            vec![0, 7, 8, 63, 64, 69]
+        );
         assert!(PieceSet::full(70).is_full());
         assert_eq!(PieceSet::full(70).iter().count(), 70);
     }

@@ -11,7 +11,10 @@ fn geometry(pieces: u32, piece_len: u32) -> Arc<Geometry> {
         Geometry::new(
             piece_len,
             vec![FileSpec::new(&["f"], total)],
-            PieceHashes { v1: Some(vec![[0; 20]; pieces as usize]), v2: None },
+            PieceHashes {
+                v1: Some(vec![[0; 20]; pieces as usize]),
+                v2: None,
+            },
         )
         .unwrap(),
     )
@@ -40,23 +43,46 @@ fn check_invariants(t: &PieceTracker) {
     for i in 0..n {
         let p = PieceIndex(i as u32);
         let st = t.state[i];
-        assert_eq!(st == PieceState::Queued, t.pos[i] != NONE, "{p}: queued iff ordered");
-        assert_eq!(st == PieceState::InFlight, t.partial_slot[i] != NONE, "{p}: in flight iff partial");
-        assert_eq!(st == PieceState::Have, t.have.contains(p), "{p}: have iff in have set");
+        assert_eq!(
+            st == PieceState::Queued,
+            t.pos[i] != NONE,
+            "{p}: queued iff ordered"
+        );
+        assert_eq!(
+            st == PieceState::InFlight,
+            t.partial_slot[i] != NONE,
+            "{p}: in flight iff partial"
+        );
+        assert_eq!(
+            st == PieceState::Have,
+            t.have.contains(p),
+            "{p}: have iff in have set"
+        );
         match st {
             PieceState::Queued => {
                 assert_ne!(t.prio[i], PiecePriority::Skip);
                 let pos = t.pos[i];
                 assert_eq!(t.order[pos as usize], i as u32);
                 let k = t.key(p);
-                assert!(t.bucket_start[k] <= pos && pos < t.bucket_start[k + 1], "{p} in its bucket");
+                assert!(
+                    t.bucket_start[k] <= pos && pos < t.bucket_start[k + 1],
+                    "{p} in its bucket"
+                );
             }
             PieceState::NotNeeded => assert_eq!(t.prio[i], PiecePriority::Skip),
             PieceState::InFlight => {
                 let part = &t.partial[t.partial_slot[i] as usize];
                 assert_eq!(part.piece, p);
-                let open = part.blocks.iter().filter(|b| **b == BlockState::Open).count();
-                let recv = part.blocks.iter().filter(|b| matches!(b, BlockState::Received(_))).count();
+                let open = part
+                    .blocks
+                    .iter()
+                    .filter(|b| **b == BlockState::Open)
+                    .count();
+                let recv = part
+                    .blocks
+                    .iter()
+                    .filter(|b| matches!(b, BlockState::Received(_)))
+                    .count();
                 assert_eq!(part.open as usize, open);
                 assert_eq!(part.received as usize, recv);
                 assert_eq!(part.hashing, recv == part.blocks.len());
@@ -73,7 +99,10 @@ fn check_invariants(t: &PieceTracker) {
         }
     }
     assert_eq!(t.wanted_missing, wanted_missing);
-    assert_eq!(t.order.len(), t.state.iter().filter(|s| **s == PieceState::Queued).count());
+    assert_eq!(
+        t.order.len(),
+        t.state.iter().filter(|s| **s == PieceState::Queued).count()
+    );
 }
 
 #[test]
@@ -104,7 +133,10 @@ fn finishes_partial_pieces_before_starting_new_ones() {
     assert!(out.iter().all(|b| b.piece == piece));
     out.clear();
     t.pick(PeerKey(2), &PieceSet::full(10), 2, &mut rng(), &mut out);
-    assert!(out.iter().all(|b| b.piece == piece), "second peer joins the partial piece");
+    assert!(
+        out.iter().all(|b| b.piece == piece),
+        "second peer joins the partial piece"
+    );
     check_invariants(&t);
 }
 
@@ -147,8 +179,17 @@ fn endgame_requests_a_block_from_a_second_peer_and_cancels_on_arrival() {
     t.pick(PeerKey(2), &all, 4, &mut rng(), &mut out);
     assert_eq!(out.len(), 1);
     let r = t.on_block_received(&out[0], PeerKey(2));
-    assert_eq!(r, BlockReceipt::Accepted { complete: true, cancel: Some(PeerKey(1)) });
-    assert_eq!(t.on_block_received(&out[0], PeerKey(1)), BlockReceipt::Duplicate);
+    assert_eq!(
+        r,
+        BlockReceipt::Accepted {
+            complete: true,
+            cancel: Some(PeerKey(1))
+        }
+    );
+    assert_eq!(
+        t.on_block_received(&out[0], PeerKey(1)),
+        BlockReceipt::Duplicate
+    );
     check_invariants(&t);
     t.on_hash_passed(PieceIndex(0));
     assert!(t.is_complete());
@@ -180,7 +221,11 @@ fn cancelled_requests_reopen_blocks() {
     assert!(!t.cancel_request(&out[1], PeerKey(1)));
     let mut again = Vec::new();
     t.pick(PeerKey(2), &PieceSet::full(1), 1, &mut rng(), &mut again);
-    assert_eq!(again, vec![out[1]], "the reopened block is picked before endgame duplicates");
+    assert_eq!(
+        again,
+        vec![out[1]],
+        "the reopened block is picked before endgame duplicates"
+    );
     check_invariants(&t);
 }
 
@@ -212,7 +257,11 @@ fn op(n: u32) -> impl Strategy<Value = Op> {
     prop_oneof![
         (0..n, 0u8..5).prop_map(|(p, l)| Op::Prio(p, l)),
         (0..n, any::<bool>()).prop_map(|(p, u)| Op::Avail(p, u)),
-        (0usize..3, proptest::collection::vec(any::<bool>(), n as usize), 1usize..6)
+        (
+            0usize..3,
+            proptest::collection::vec(any::<bool>(), n as usize),
+            1usize..6
+        )
             .prop_map(|(k, h, w)| Op::Pick(k, h, w)),
         (any::<usize>(), 0usize..3).prop_map(|(i, k)| Op::Receive(i, k)),
         any::<usize>().prop_map(Op::Cancel),

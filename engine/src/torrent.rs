@@ -1,0 +1,1452 @@
+//! The per-torrent sans-I/O state machine, wiring peers, the piece picker, the choker and
+//! storage jobs together.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use freshet_metainfo::InfoHashV1;
+use freshet_peerwire::{Bitfield, Message, PeerId, allowed_fast_set};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use sha1::{Digest, Sha1};
+
+use crate::choker::{ChokeCandidate, ChokeMode, choose_optimistic, choose_unchoked};
+use crate::rate::RateWindow;
+use crate::{
+    Action, AnnounceEvent, BlockReceipt, BlockRef, DigestMode, DisconnectReason, DiskCompletion,
+    DiskJob, Event, FilePriority, Geometry, HashOutcome, PeerKey, PickOrder, PieceIndex,
+    PiecePriority, PieceSet, PieceState, PieceTracker, ResumeRecord, UnfinishedPiece, Verdict,
+};
+
+/// Tunables for one torrent. `Config::default()` follows common client defaults.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Seed for the engine's RNG (tie-breaks, optimistic unchoke). `None`: from the OS.
+    pub rng_seed: Option<[u8; 32]>,
+    /// The torrent's v1 info-hash, used for the BEP 6 allowed-fast set and resume records.
+    pub info_hash: Option<InfoHashV1>,
+    /// Regular upload slots.
+    pub unchoke_slots: usize,
+    /// How often the choker runs.
+    pub choke_interval: Duration,
+    /// How often the optimistic unchoke rotates (and how long a seeding slot lasts).
+    pub optimistic_interval: Duration,
+    /// A request unanswered for this long is given to someone else.
+    pub request_timeout: Duration,
+    /// A peer that sent no data for this long while we wanted some is snubbed.
+    pub snub_timeout: Duration,
+    /// Seconds of data to keep in flight per peer, at its measured rate.
+    pub pipeline_duration: Duration,
+    /// Requests in flight per peer before a rate is known.
+    pub min_pipeline: usize,
+    /// Upper bound on requests in flight per peer (further bounded by the peer's `reqq`).
+    pub max_pipeline: usize,
+    /// How many requests we queue from one peer (we advertise this as our `reqq`).
+    pub max_incoming_requests: usize,
+    /// A peer involved in this many failed pieces is banned.
+    pub ban_after_failures: u32,
+    /// Pieces picked at random before rarest-first starts.
+    pub initial_random_pieces: u32,
+    /// Size of the BEP 6 allowed-fast set we grant.
+    pub allowed_fast_count: u32,
+    /// Hash jobs in flight while checking existing data.
+    pub check_parallelism: usize,
+    /// How often `Event::ResumeDue` is raised.
+    pub resume_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            rng_seed: None,
+            info_hash: None,
+            unchoke_slots: 4,
+            choke_interval: Duration::from_secs(10),
+            optimistic_interval: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(20),
+            snub_timeout: Duration::from_secs(60),
+            pipeline_duration: Duration::from_secs(3),
+            min_pipeline: 16,
+            max_pipeline: 500,
+            max_incoming_requests: 500,
+            ban_after_failures: 2,
+            initial_random_pieces: 4,
+            allowed_fast_count: 10,
+            check_parallelism: 4,
+            resume_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// How a torrent starts.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Start {
+    /// Nothing on disk yet.
+    Empty,
+    /// Hash every piece already on disk (full recheck).
+    Recheck,
+    /// The caller vouches that these pieces are stored and verified (for example a seed that
+    /// created the torrent).
+    Verified(PieceSet),
+    /// Resume data plus the current size/mtime of each file (`Storage::file_stat`). Files whose
+    /// stat matches are trusted; pieces of the other files are rechecked.
+    Resume {
+        /// The saved record.
+        record: ResumeRecord,
+        /// What the files look like now, one entry per file.
+        stats: Vec<Option<crate::FileStat>>,
+    },
+}
+
+/// What the engine knows about a newly connected peer (after the handshake).
+#[derive(Debug, Clone, Default)]
+pub struct PeerInfo {
+    /// Remote address, if known (bans and the allowed-fast set use it).
+    pub addr: Option<SocketAddr>,
+    /// Peer id from the handshake.
+    pub id: Option<PeerId>,
+    /// Whether both sides set the BEP 6 fast extension bit.
+    pub fast: FastExtension,
+    /// The peer's `reqq` from its extension handshake, if any.
+    pub reqq: Option<usize>,
+}
+
+/// Whether the BEP 6 fast extension is active on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FastExtension {
+    /// Both sides support it.
+    Enabled,
+    /// At least one side does not.
+    #[default]
+    Disabled,
+}
+
+/// Why `add_peer` refused a peer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddPeerError {
+    /// The peer (by id or address) was banned earlier in this session.
+    #[error("peer is banned")]
+    Banned,
+    /// The torrent is stopped.
+    #[error("torrent is stopped")]
+    Stopped,
+}
+
+/// Totals for the user interface and resume data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Payload bytes received (including discarded duplicates and failed pieces).
+    pub downloaded: u64,
+    /// Payload bytes sent.
+    pub uploaded: u64,
+    /// Bytes in pieces that failed verification.
+    pub failed: u64,
+    /// Connected peers.
+    pub peers: usize,
+    /// Verified pieces.
+    pub pieces_have: u32,
+}
+
+/// One torrent's state machine.
+///
+/// Method kinds: getters (`&self`); `handle_*(now, ..)` for input from peers, disk and timers;
+/// commands (`add_peer`, `set_file_priority`, `shutdown`, ...); and `poll_*` for output.
+///
+/// **Driving contract:** after each input or command, drain [`Torrent::poll_action`] until it
+/// returns `None`, then wait until [`Torrent::poll_timeout`] (or the next input) and call
+/// [`Torrent::handle_timeout`]. `now` must never go backwards. Every `Action::Disk` job must be
+/// run (in any order, on any thread) and its completion passed to [`Torrent::handle_disk`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+/// use freshet_engine::{Config, FileSpec, Geometry, PieceHashes, Start, Torrent};
+///
+/// let geometry = Arc::new(Geometry::new(
+///     16384,
+///     vec![FileSpec::new(&["a.bin"], 20000)],
+///     PieceHashes { v1: Some(vec![[0; 20]; 2]), v2: None },
+/// )?);
+/// let now = Instant::now();
+/// let mut t = Torrent::new(geometry, Config::default(), Start::Empty, now);
+/// while let Some(action) = t.poll_action() {
+///     println!("{action:?}"); // Announce(Started)
+/// }
+/// assert!(t.poll_timeout().is_some());
+/// t.handle_timeout(now + Duration::from_secs(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Torrent {
+    geometry: Arc<Geometry>,
+    config: Config,
+    tracker: PieceTracker,
+    peers: BTreeMap<PeerKey, Peer>,
+    next_key: usize,
+    rng: ChaCha8Rng,
+    timers: TimerTable,
+    actions: VecDeque<Action>,
+    file_priority: Vec<FilePriority>,
+    pending: BTreeMap<PieceIndex, Pending>,
+    /// Per failed piece: for each block, who sent which SHA-1 (smart ban).
+    failed_history: BTreeMap<PieceIndex, Vec<Vec<(PeerKey, [u8; 20])>>>,
+    banned_ids: BTreeSet<[u8; 20]>,
+    banned_ips: BTreeSet<IpAddr>,
+    phase: Phase,
+    stats: Stats,
+    optimistic: Option<PeerKey>,
+    full_set: PieceSet,
+    scratch: Vec<BlockRef>,
+    tick: Duration,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Checking(Checking),
+    Active,
+    Errored,
+    Stopped,
+}
+
+#[derive(Debug)]
+struct Checking {
+    queue: VecDeque<PieceIndex>,
+    in_flight: BTreeSet<PieceIndex>,
+    total: u32,
+    checked: u32,
+    valid: u32,
+}
+
+#[derive(Debug)]
+struct Pending {
+    blocks: Vec<Option<Bytes>>,
+    written: Vec<bool>,
+    writes: u32,
+    outcome: Option<HashOutcome>,
+}
+
+#[derive(Debug)]
+struct Peer {
+    info: PeerInfo,
+    has: PieceSet,
+    seed: bool,
+    got_first_message: bool,
+    am_choking: bool,
+    am_interested: bool,
+    peer_choking: bool,
+    peer_interested: bool,
+    outstanding: Vec<(BlockRef, Instant)>,
+    /// Requests being read from disk for this peer.
+    reading: Vec<BlockRef>,
+    allowed_fast_in: Vec<PieceIndex>,
+    allowed_fast_out: Vec<PieceIndex>,
+    download: RateWindow,
+    upload: RateWindow,
+    last_data: Instant,
+    snubbed: bool,
+    hash_failures: u32,
+    unchoked_since: Option<Instant>,
+    last_choked: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Tick,
+    Choke,
+    Optimistic,
+    Resume,
+}
+
+#[derive(Debug, Default)]
+struct TimerTable([Option<Instant>; 4]);
+
+impl TimerTable {
+    fn set(&mut self, t: Timer, at: Instant) {
+        self.0[t as usize] = Some(at);
+    }
+    fn next(&self) -> Option<Instant> {
+        self.0.iter().flatten().min().copied()
+    }
+    fn expired(&mut self, t: Timer, now: Instant) -> bool {
+        match self.0[t as usize] {
+            Some(at) if at <= now => {
+                self.0[t as usize] = None;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Torrent {
+    /// A torrent over `geometry`, starting as `start` says.
+    #[must_use]
+    pub fn new(geometry: Arc<Geometry>, config: Config, start: Start, now: Instant) -> Self {
+        let rng = match config.rng_seed {
+            Some(seed) => ChaCha8Rng::from_seed(seed),
+            None => ChaCha8Rng::from_os_rng(),
+        };
+        let mut tracker = PieceTracker::new(Arc::clone(&geometry));
+        tracker.initial_random = config.initial_random_pieces;
+        let n = geometry.num_pieces();
+        let mut t = Self {
+            file_priority: vec![FilePriority::Normal; geometry.files().len()],
+            full_set: PieceSet::full(n),
+            geometry,
+            tracker,
+            peers: BTreeMap::new(),
+            next_key: 0,
+            rng,
+            timers: TimerTable::default(),
+            actions: VecDeque::new(),
+            pending: BTreeMap::new(),
+            failed_history: BTreeMap::new(),
+            banned_ids: BTreeSet::new(),
+            banned_ips: BTreeSet::new(),
+            phase: Phase::Active,
+            stats: Stats::default(),
+            optimistic: None,
+            scratch: Vec::new(),
+            tick: Duration::from_secs(1),
+            config,
+        };
+        t.timers.set(Timer::Tick, now + t.tick);
+        t.timers.set(Timer::Choke, now + t.config.choke_interval);
+        t.timers
+            .set(Timer::Optimistic, now + t.config.optimistic_interval);
+        t.timers.set(Timer::Resume, now + t.config.resume_interval);
+        t.actions
+            .push_back(Action::Announce(AnnounceEvent::Started));
+        match start {
+            Start::Empty => {}
+            Start::Recheck => t.start_check(t.geometry.pieces().collect()),
+            Start::Verified(set) => {
+                for p in set.iter().filter(|p| p.0 < n) {
+                    t.tracker.mark_have(p);
+                }
+            }
+            Start::Resume { record, stats } => t.apply_resume(record, &stats),
+        }
+        t
+    }
+
+    // ---- getters ----
+
+    /// The torrent's geometry.
+    #[must_use]
+    pub fn geometry(&self) -> &Arc<Geometry> {
+        &self.geometry
+    }
+
+    /// Verified pieces.
+    #[must_use]
+    pub fn have(&self) -> &PieceSet {
+        self.tracker.have()
+    }
+
+    /// Whether every wanted piece is verified.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.tracker.is_complete() && !self.is_checking()
+    }
+
+    /// Whether existing data is being checked.
+    #[must_use]
+    pub fn is_checking(&self) -> bool {
+        matches!(self.phase, Phase::Checking(_))
+    }
+
+    /// The piece tracker (read-only).
+    #[must_use]
+    pub fn pieces(&self) -> &PieceTracker {
+        &self.tracker
+    }
+
+    /// Transfer totals.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        Stats {
+            peers: self.peers.len(),
+            pieces_have: self.tracker.have().count(),
+            ..self.stats
+        }
+    }
+
+    /// Connected peers.
+    pub fn peers(&self) -> impl Iterator<Item = PeerKey> + '_ {
+        self.peers.keys().copied()
+    }
+
+    /// Whether we currently unchoke `peer`.
+    #[must_use]
+    pub fn is_unchoking(&self, peer: PeerKey) -> bool {
+        self.peers.get(&peer).is_some_and(|p| !p.am_choking)
+    }
+
+    /// Per-file priorities.
+    #[must_use]
+    pub fn file_priorities(&self) -> &[FilePriority] {
+        &self.file_priority
+    }
+
+    /// A resume record of the current state. Only blocks whose write completed are listed as
+    /// received. The caller fills in file stats (after a flush) with
+    /// [`ResumeRecord::capture_file_stats`] and stamps wall-clock times.
+    #[must_use]
+    pub fn resume_record(&self) -> ResumeRecord {
+        let unfinished = self
+            .pending
+            .iter()
+            .filter(|(p, _)| self.tracker.state(**p) == PieceState::InFlight)
+            .filter_map(|(p, pend)| {
+                let blocks: Vec<u32> = pend
+                    .written
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| **w)
+                    .map(|(i, _)| i as u32)
+                    .collect();
+                (!blocks.is_empty()).then_some(UnfinishedPiece { piece: *p, blocks })
+            })
+            .collect();
+        ResumeRecord {
+            info_hash: self.config.info_hash,
+            pieces: self.tracker.have().clone(),
+            files: Vec::new(),
+            unfinished,
+            uploaded: self.stats.uploaded,
+            downloaded: self.stats.downloaded,
+            added_time: 0,
+            completed_time: None,
+        }
+    }
+
+    // ---- output ----
+
+    /// The next action for the driver, if any.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Torrent::handle_timeout`] should next be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ---- commands ----
+
+    /// Registers a connected, handshaken peer and queues our bitfield for it.
+    pub fn add_peer(&mut self, now: Instant, info: PeerInfo) -> Result<PeerKey, AddPeerError> {
+        if matches!(self.phase, Phase::Stopped) {
+            return Err(AddPeerError::Stopped);
+        }
+        if info.id.is_some_and(|id| self.banned_ids.contains(&id.0))
+            || info.addr.is_some_and(|a| self.banned_ips.contains(&a.ip()))
+        {
+            return Err(AddPeerError::Banned);
+        }
+        let key = PeerKey(self.next_key);
+        self.next_key += 1;
+        let n = self.geometry.num_pieces();
+        let fast = info.fast == FastExtension::Enabled;
+        let have = self.tracker.have();
+        let first = if fast && have.is_full() {
+            Message::HaveAll
+        } else if fast && have.is_empty() {
+            Message::HaveNone
+        } else {
+            Message::Bitfield(Bitfield::from_wire_unchecked_len(&have.to_bitfield_bytes()))
+        };
+        self.send(key, first);
+        let mut allowed_fast_out = Vec::new();
+        if fast && let (Some(ih), Some(SocketAddr::V4(v4))) = (self.config.info_hash, info.addr) {
+            allowed_fast_out = allowed_fast_set(&ih, *v4.ip(), n, self.config.allowed_fast_count);
+            for p in &allowed_fast_out {
+                self.send(key, Message::AllowedFast(*p));
+            }
+        }
+        self.peers.insert(
+            key,
+            Peer {
+                info,
+                has: PieceSet::new(n),
+                seed: false,
+                got_first_message: false,
+                am_choking: true,
+                am_interested: false,
+                peer_choking: true,
+                peer_interested: false,
+                outstanding: Vec::new(),
+                reading: Vec::new(),
+                allowed_fast_in: Vec::new(),
+                allowed_fast_out,
+                download: RateWindow::default(),
+                upload: RateWindow::default(),
+                last_data: now,
+                snubbed: false,
+                hash_failures: 0,
+                unchoked_since: None,
+                last_choked: None,
+            },
+        );
+        Ok(key)
+    }
+
+    /// Sets a peer's `reqq` (from its extension handshake).
+    pub fn set_peer_reqq(&mut self, peer: PeerKey, reqq: usize) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.info.reqq = Some(reqq);
+        }
+    }
+
+    /// Changes a file's priority; pieces take the highest priority of the files they overlap.
+    pub fn set_file_priority(&mut self, now: Instant, file: usize, priority: FilePriority) {
+        if file >= self.file_priority.len() || self.file_priority[file] == priority {
+            return;
+        }
+        self.file_priority[file] = priority;
+        let range = self.geometry.file_pieces(file);
+        for p in range {
+            let piece = PieceIndex(p);
+            if self.tracker.priority(piece) != PiecePriority::Urgent {
+                let prio = self.piece_priority_from_files(piece);
+                self.tracker.set_priority(piece, prio);
+            }
+        }
+        self.actions
+            .push_back(Action::Disk(DiskJob::SetFilePriorities(
+                self.file_priority.clone(),
+            )));
+        self.after_wanted_change(now);
+    }
+
+    /// Switches between rarest-first and sequential (streaming) piece order.
+    pub fn set_pick_order(&mut self, now: Instant, order: PickOrder) {
+        self.tracker.order_mode = order;
+        self.refill_all(now);
+    }
+
+    /// Downloads the pieces covering bytes `range` of the torrent before anything else.
+    pub fn download_range_first(&mut self, now: Instant, range: std::ops::Range<u64>) {
+        if range.start >= range.end || range.start >= self.geometry.total_len() {
+            return;
+        }
+        let pl = u64::from(self.geometry.piece_len());
+        let last = (range.end.min(self.geometry.total_len()) - 1) / pl;
+        for p in range.start / pl..=last {
+            // p < num_pieces, a u32.
+            let piece = PieceIndex(p as u32);
+            if self.tracker.priority(piece) != PiecePriority::Skip {
+                self.tracker.set_priority(piece, PiecePriority::Urgent);
+            }
+        }
+        self.refill_all(now);
+    }
+
+    /// Stops the torrent: disconnects every peer, flushes storage and announces `stopped`.
+    /// Save a resume record after the flush completes.
+    pub fn shutdown(&mut self, _now: Instant) {
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            self.drop_peer(k, DisconnectReason::Shutdown);
+        }
+        self.phase = Phase::Stopped;
+        self.timers = TimerTable::default();
+        self.actions.push_back(Action::Disk(DiskJob::Flush));
+        self.actions
+            .push_back(Action::Announce(AnnounceEvent::Stopped));
+    }
+
+    // ---- input ----
+
+    /// A peer's connection closed (or the driver dropped it).
+    pub fn handle_peer_closed(&mut self, now: Instant, peer: PeerKey) {
+        if let Some(p) = self.peers.remove(&peer) {
+            self.forget_peer(p, peer);
+            self.refill_all(now);
+        }
+    }
+
+    /// A decoded message from `peer`.
+    pub fn handle_message(&mut self, now: Instant, peer: PeerKey, message: Message) {
+        let downloading = self.is_downloading();
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let first = !p.got_first_message;
+        p.got_first_message = true;
+        let fast = p.info.fast == FastExtension::Enabled;
+        match message {
+            Message::Keepalive | Message::Port(_) | Message::SuggestPiece(_) => {}
+            Message::Extended { .. } | Message::HashRequest(_) => {}
+            Message::Hashes { .. } | Message::HashReject(_) => {}
+            Message::Choke => {
+                p.peer_choking = true;
+                if !fast {
+                    // Without the fast extension a choke discards every pending request.
+                    let lost = std::mem::take(&mut p.outstanding);
+                    for (b, _) in lost {
+                        self.tracker.cancel_request(&b, peer);
+                    }
+                }
+            }
+            Message::Unchoke => {
+                p.peer_choking = false;
+                p.last_data = now;
+                self.fill_requests(now, peer);
+            }
+            Message::Interested => {
+                p.peer_interested = true;
+                self.maybe_unchoke_now(now, peer);
+            }
+            Message::NotInterested => p.peer_interested = false,
+            Message::Have(index) => {
+                let Some(piece) = self.geometry.piece(index.0) else {
+                    return self.misbehaved(peer, "have index out of range");
+                };
+                if p.seed || !p.has.insert(piece) {
+                    return;
+                }
+                self.tracker.inc_availability(piece);
+                if !p.am_interested
+                    && matches!(
+                        self.tracker.state(piece),
+                        PieceState::Queued | PieceState::InFlight
+                    )
+                    && downloading
+                {
+                    p.am_interested = true;
+                    self.send(peer, Message::Interested);
+                }
+                self.fill_requests(now, peer);
+                self.check_both_seeding(peer);
+            }
+            Message::Bitfield(bf) => {
+                if !first {
+                    return self.misbehaved(peer, "bitfield after the first message");
+                }
+                let n = self.geometry.num_pieces();
+                let Some(set) = PieceSet::from_bitfield_bytes(bf.as_wire(), n) else {
+                    return self.misbehaved(peer, "bitfield length or spare bits");
+                };
+                self.set_peer_pieces(now, peer, set);
+            }
+            Message::HaveAll | Message::HaveNone => {
+                if !fast {
+                    return self.misbehaved(peer, "fast message without the fast extension");
+                }
+                if !first {
+                    return self.misbehaved(peer, "have-all/none after the first message");
+                }
+                let n = self.geometry.num_pieces();
+                let set = if matches!(message, Message::HaveAll) {
+                    PieceSet::full(n)
+                } else {
+                    PieceSet::new(n)
+                };
+                self.set_peer_pieces(now, peer, set);
+            }
+            Message::Request(block) => self.on_request(peer, block, fast),
+            Message::Cancel(block) => {
+                if let Some(pos) = p.reading.iter().position(|b| *b == block) {
+                    p.reading.remove(pos);
+                    if fast {
+                        self.send(peer, Message::RejectRequest(block));
+                    }
+                }
+            }
+            Message::RejectRequest(block) => {
+                if !fast {
+                    return self.misbehaved(peer, "fast message without the fast extension");
+                }
+                if let Some(pos) = p.outstanding.iter().position(|(b, _)| *b == block) {
+                    p.outstanding.remove(pos);
+                    self.tracker.cancel_request(&block, peer);
+                    self.fill_requests(now, peer);
+                }
+            }
+            Message::AllowedFast(index) => {
+                if !fast {
+                    return self.misbehaved(peer, "fast message without the fast extension");
+                }
+                if let Some(piece) = self.geometry.piece(index.0)
+                    && !p.allowed_fast_in.contains(&piece)
+                    && p.allowed_fast_in.len() < MAX_ALLOWED_FAST
+                {
+                    p.allowed_fast_in.push(piece);
+                    self.fill_requests(now, peer);
+                }
+            }
+            Message::Piece {
+                piece,
+                offset,
+                data,
+            } => self.on_piece(now, peer, piece, offset, data),
+            _ => {}
+        }
+    }
+
+    /// A disk job finished.
+    pub fn handle_disk(&mut self, now: Instant, completion: DiskCompletion) {
+        match completion {
+            DiskCompletion::Written { block, result } => {
+                if let Err(e) = result {
+                    return self.storage_failed(e.to_string());
+                }
+                let Some(pend) = self.pending.get_mut(&block.piece) else {
+                    return;
+                };
+                if let Some(i) = self.geometry.block_index(&block) {
+                    pend.written[i as usize] = true;
+                }
+                pend.writes = pend.writes.saturating_sub(1);
+                if pend.writes == 0 && pend.outcome.is_some() {
+                    self.finish_piece(now, block.piece);
+                }
+            }
+            DiskCompletion::Read {
+                peer,
+                block,
+                result,
+            } => {
+                let Some(p) = self.peers.get_mut(&peer) else {
+                    return;
+                };
+                let Some(pos) = p.reading.iter().position(|b| *b == block) else {
+                    return; // cancelled meanwhile
+                };
+                p.reading.remove(pos);
+                match result {
+                    Ok(data) => {
+                        p.upload.add(data.len() as u64);
+                        self.stats.uploaded += data.len() as u64;
+                        self.send(
+                            peer,
+                            Message::Piece {
+                                piece: block.piece,
+                                offset: block.offset,
+                                data,
+                            },
+                        );
+                    }
+                    Err(_) if p.info.fast == FastExtension::Enabled => {
+                        self.send(peer, Message::RejectRequest(block));
+                    }
+                    Err(_) => {}
+                }
+            }
+            DiskCompletion::Hashed { piece, result } => {
+                if let Phase::Checking(c) = &mut self.phase
+                    && c.in_flight.remove(&piece)
+                {
+                    let ok = matches!(&result, Ok(o) if o.verdict == Verdict::Passed);
+                    c.checked += 1;
+                    if ok {
+                        c.valid += 1;
+                        self.tracker.mark_have(piece);
+                    }
+                    let (checked, total) = (c.checked, c.total);
+                    self.actions
+                        .push_back(Action::Event(Event::CheckProgress { checked, total }));
+                    self.pump_check(now);
+                    return;
+                }
+                let outcome = match result {
+                    Ok(o) => o,
+                    Err(e) => return self.storage_failed(e.to_string()),
+                };
+                let Some(pend) = self.pending.get_mut(&piece) else {
+                    return;
+                };
+                pend.outcome = Some(outcome);
+                if pend.writes == 0 {
+                    self.finish_piece(now, piece);
+                }
+            }
+            DiskCompletion::Done { result, .. } => {
+                if let Err(e) = result {
+                    self.storage_failed(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Runs expired timers. Harmless if called early or twice.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.timers.expired(Timer::Tick, now) {
+            self.timers.set(Timer::Tick, now + self.tick);
+            self.on_tick(now);
+        }
+        if self.timers.expired(Timer::Optimistic, now) {
+            self.timers
+                .set(Timer::Optimistic, now + self.config.optimistic_interval);
+            self.optimistic = None;
+            self.run_choker(now);
+            self.timers
+                .set(Timer::Choke, now + self.config.choke_interval);
+        }
+        if self.timers.expired(Timer::Choke, now) {
+            self.timers
+                .set(Timer::Choke, now + self.config.choke_interval);
+            self.run_choker(now);
+        }
+        if self.timers.expired(Timer::Resume, now) {
+            self.timers
+                .set(Timer::Resume, now + self.config.resume_interval);
+            self.actions.push_back(Action::Event(Event::ResumeDue));
+        }
+    }
+
+    // ---- private: peers ----
+
+    fn send(&mut self, peer: PeerKey, message: Message) {
+        self.actions.push_back(Action::Send { peer, message });
+    }
+
+    fn misbehaved(&mut self, peer: PeerKey, what: &'static str) {
+        self.drop_peer(peer, DisconnectReason::PeerMisbehaved(what));
+    }
+
+    /// The one place a peer is dropped by the engine.
+    fn drop_peer(&mut self, peer: PeerKey, reason: DisconnectReason) {
+        let Some(p) = self.peers.remove(&peer) else {
+            return;
+        };
+        if reason == DisconnectReason::Banned {
+            if let Some(id) = p.info.id {
+                self.banned_ids.insert(id.0);
+            }
+            if let Some(a) = p.info.addr {
+                self.banned_ips.insert(a.ip());
+            }
+            self.actions
+                .push_back(Action::Event(Event::PeerBanned(peer)));
+        }
+        self.forget_peer(p, peer);
+        self.actions.push_back(Action::Disconnect { peer, reason });
+    }
+
+    fn forget_peer(&mut self, p: Peer, key: PeerKey) {
+        for (b, _) in &p.outstanding {
+            self.tracker.cancel_request(b, key);
+        }
+        if p.seed {
+            self.tracker.remove_seed();
+        } else {
+            self.tracker.remove_peer_pieces(&p.has);
+        }
+        if self.optimistic == Some(key) {
+            self.optimistic = None;
+        }
+    }
+
+    fn set_peer_pieces(&mut self, now: Instant, peer: PeerKey, set: PieceSet) {
+        let downloading = self.is_downloading();
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if set.is_full() {
+            p.seed = true;
+            self.tracker.add_seed();
+        } else {
+            self.tracker.add_peer_pieces(&set);
+        }
+        p.has = set;
+        let want = downloading && self.tracker.wants_any_of(&p.has);
+        if want && !p.am_interested {
+            p.am_interested = true;
+            self.send(peer, Message::Interested);
+        }
+        self.check_both_seeding(peer);
+        self.fill_requests(now, peer);
+    }
+
+    fn check_both_seeding(&mut self, peer: PeerKey) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        if self.tracker.have().is_full() && (p.seed || p.has.is_full()) {
+            self.drop_peer(peer, DisconnectReason::BothSeeding);
+        }
+    }
+
+    fn on_request(&mut self, peer: PeerKey, block: BlockRef, fast: bool) {
+        if !self.geometry.is_servable(&block) {
+            return self.misbehaved(peer, "request outside the piece or over 16 KiB");
+        }
+        let limit = self.config.max_incoming_requests;
+        let have = self.tracker.have().contains(block.piece);
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let allowed = !p.am_choking || p.allowed_fast_out.contains(&block.piece);
+        if !have || !allowed || p.reading.len() >= limit || p.reading.contains(&block) {
+            if fast {
+                self.send(peer, Message::RejectRequest(block));
+            }
+            return;
+        }
+        p.reading.push(block);
+        self.actions
+            .push_back(Action::Disk(DiskJob::Read { peer, block }));
+    }
+
+    fn on_piece(
+        &mut self,
+        now: Instant,
+        peer: PeerKey,
+        piece: PieceIndex,
+        offset: u32,
+        data: Bytes,
+    ) {
+        let Ok(len) = u32::try_from(data.len()) else {
+            return self.misbehaved(peer, "piece message too long");
+        };
+        let block = BlockRef::new(piece, offset, len);
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let was_requested = match p.outstanding.iter().position(|(b, _)| *b == block) {
+            Some(pos) => {
+                p.outstanding.remove(pos);
+                true
+            }
+            None => false,
+        };
+        p.download.add(u64::from(len));
+        self.stats.downloaded += u64::from(len);
+        p.last_data = now;
+        p.snubbed = false;
+        if !was_requested && self.geometry.block_index(&block).is_none() {
+            return self.misbehaved(peer, "unrequested piece data");
+        }
+        match self.tracker.on_block_received(&block, peer) {
+            BlockReceipt::Accepted { complete, cancel } => {
+                if let Some(other) = cancel {
+                    if let Some(o) = self.peers.get_mut(&other)
+                        && let Some(pos) = o.outstanding.iter().position(|(b, _)| *b == block)
+                    {
+                        o.outstanding.remove(pos);
+                        self.send(other, Message::Cancel(block));
+                    }
+                }
+                let blocks = self.geometry.blocks_in_piece(piece) as usize;
+                let pend = self.pending.entry(piece).or_insert_with(|| Pending {
+                    blocks: vec![None; blocks],
+                    written: vec![false; blocks],
+                    writes: 0,
+                    outcome: None,
+                });
+                if let Some(i) = self.geometry.block_index(&block) {
+                    pend.blocks[i as usize] = Some(data.clone());
+                }
+                pend.writes += 1;
+                self.actions
+                    .push_back(Action::Disk(DiskJob::Write { block, data }));
+                if complete {
+                    self.start_hash(piece);
+                }
+            }
+            BlockReceipt::Duplicate | BlockReceipt::NotInFlight => {}
+        }
+        self.fill_requests(now, peer);
+    }
+
+    fn start_hash(&mut self, piece: PieceIndex) {
+        let Some(pend) = self.pending.get(&piece) else {
+            return;
+        };
+        let block_digests = if self.failed_history.contains_key(&piece) {
+            DigestMode::WithBlocks
+        } else {
+            DigestMode::PieceOnly
+        };
+        self.actions.push_back(Action::Disk(DiskJob::Hash {
+            piece,
+            blocks: pend.blocks.clone(),
+            block_digests,
+        }));
+    }
+
+    fn finish_piece(&mut self, now: Instant, piece: PieceIndex) {
+        let Some(pend) = self.pending.remove(&piece) else {
+            return;
+        };
+        let Some(outcome) = pend.outcome else {
+            return;
+        };
+        match outcome.verdict {
+            Verdict::Passed => {
+                self.tracker.on_hash_passed(piece);
+                if let (Some(history), Some(good)) =
+                    (self.failed_history.remove(&piece), &outcome.block_digests)
+                {
+                    let mut liars = BTreeSet::new();
+                    for (i, senders) in history.iter().enumerate() {
+                        for (peer, digest) in senders {
+                            if good.get(i).is_some_and(|g| g != digest) {
+                                liars.insert(*peer);
+                            }
+                        }
+                    }
+                    for peer in liars {
+                        self.drop_peer(peer, DisconnectReason::Banned);
+                    }
+                }
+                self.actions
+                    .push_back(Action::Event(Event::PieceVerified(piece)));
+                let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+                for k in &keys {
+                    self.send(*k, Message::Have(piece));
+                }
+                if self.tracker.is_complete() {
+                    self.on_complete();
+                } else {
+                    for k in keys {
+                        self.update_interest(k);
+                    }
+                }
+            }
+            Verdict::Failed => {
+                let senders = self.tracker.on_hash_failed(piece);
+                self.stats.failed += u64::from(self.geometry.piece_size(piece));
+                // Remember who sent which block, to find the liar when the piece later passes.
+                let history = self.failed_history.entry(piece).or_default();
+                history.resize(pend.blocks.len(), Vec::new());
+                for (i, (b, who)) in pend.blocks.iter().zip(&senders).enumerate() {
+                    if let Some(b) = b
+                        && history[i].len() < MAX_HISTORY
+                    {
+                        history[i].push((*who, Sha1::digest(b).into()));
+                    }
+                }
+                let mut contributors: Vec<PeerKey> = senders.clone();
+                contributors.sort();
+                contributors.dedup();
+                self.actions.push_back(Action::Event(Event::HashFailed {
+                    piece,
+                    contributors: contributors.clone(),
+                }));
+                for c in contributors {
+                    if let Some(p) = self.peers.get_mut(&c) {
+                        p.hash_failures += 1;
+                        if p.hash_failures >= self.config.ban_after_failures {
+                            self.drop_peer(c, DisconnectReason::Banned);
+                        }
+                    }
+                }
+                self.refill_all(now);
+            }
+        }
+    }
+
+    fn on_complete(&mut self) {
+        self.actions.push_back(Action::Event(Event::Completed));
+        self.actions
+            .push_back(Action::Announce(AnnounceEvent::Completed));
+        self.actions.push_back(Action::Disk(DiskJob::Flush));
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            if let Some(p) = self.peers.get_mut(&k)
+                && p.am_interested
+            {
+                p.am_interested = false;
+                self.send(k, Message::NotInterested);
+            }
+            self.check_both_seeding(k);
+        }
+    }
+
+    fn update_interest(&mut self, peer: PeerKey) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        if !p.am_interested || !p.outstanding.is_empty() {
+            return;
+        }
+        if !self.tracker.wants_any_of(&p.has) {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.am_interested = false;
+            }
+            self.send(peer, Message::NotInterested);
+        }
+    }
+
+    fn is_downloading(&self) -> bool {
+        matches!(self.phase, Phase::Active)
+    }
+
+    fn pipeline_target(&self, p: &Peer) -> usize {
+        if p.snubbed {
+            return 1;
+        }
+        let rate = p.download.last(self.tick).max(p.download.rate(self.tick));
+        let by_rate = (rate as f64 * self.config.pipeline_duration.as_secs_f64()
+            / f64::from(crate::BLOCK_LEN))
+        .ceil() as usize;
+        let cap = p
+            .info
+            .reqq
+            .unwrap_or(usize::MAX)
+            .min(self.config.max_pipeline)
+            .max(1);
+        by_rate.max(self.config.min_pipeline).min(cap)
+    }
+
+    fn fill_requests(&mut self, now: Instant, peer: PeerKey) {
+        if !self.is_downloading() {
+            return;
+        }
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        if !p.am_interested {
+            return;
+        }
+        let target = self.pipeline_target(p);
+        if p.outstanding.len() >= target {
+            return;
+        }
+        let want = target - p.outstanding.len();
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        if p.peer_choking {
+            if p.allowed_fast_in.is_empty() {
+                self.scratch = out;
+                return;
+            }
+            let mut allowed = PieceSet::new(self.geometry.num_pieces());
+            for piece in &p.allowed_fast_in {
+                if p.seed || p.has.contains(*piece) {
+                    allowed.insert(*piece);
+                }
+            }
+            self.tracker
+                .pick(peer, &allowed, want, &mut self.rng, &mut out);
+        } else if p.seed {
+            self.tracker
+                .pick(peer, &self.full_set, want, &mut self.rng, &mut out);
+        } else {
+            self.tracker
+                .pick(peer, &p.has, want, &mut self.rng, &mut out);
+        }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            for b in &out {
+                p.outstanding.push((*b, now));
+            }
+        }
+        for b in &out {
+            self.send(peer, Message::Request(*b));
+        }
+        let empty = out.is_empty();
+        self.scratch = out;
+        if empty {
+            self.update_interest(peer);
+        }
+    }
+
+    fn refill_all(&mut self, now: Instant) {
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            let want = self.is_downloading()
+                && self
+                    .peers
+                    .get(&k)
+                    .is_some_and(|p| !p.am_interested && self.tracker.wants_any_of(&p.has));
+            if want && let Some(p) = self.peers.get_mut(&k) {
+                p.am_interested = true;
+                self.send(k, Message::Interested);
+            }
+            self.fill_requests(now, k);
+        }
+    }
+
+    fn after_wanted_change(&mut self, now: Instant) {
+        if self.tracker.is_complete() {
+            let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+            for k in keys {
+                if let Some(p) = self.peers.get_mut(&k)
+                    && p.am_interested
+                    && p.outstanding.is_empty()
+                {
+                    p.am_interested = false;
+                    self.send(k, Message::NotInterested);
+                }
+            }
+        } else {
+            self.refill_all(now);
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        let timeout = self.config.request_timeout;
+        let snub = self.config.snub_timeout;
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            let Some(p) = self.peers.get_mut(&k) else {
+                continue;
+            };
+            p.download.tick();
+            p.upload.tick();
+            if !p.outstanding.is_empty() && now.saturating_duration_since(p.last_data) >= snub {
+                p.snubbed = true;
+            }
+            let mut expired = Vec::new();
+            p.outstanding.retain(|(b, sent)| {
+                let keep = now.saturating_duration_since(*sent) < timeout;
+                if !keep {
+                    expired.push(*b);
+                }
+                keep
+            });
+            for b in expired {
+                self.tracker.cancel_request(&b, k);
+            }
+            self.fill_requests(now, k);
+        }
+    }
+
+    // ---- private: choking ----
+
+    fn maybe_unchoke_now(&mut self, now: Instant, peer: PeerKey) {
+        let unchoked = self.peers.values().filter(|p| !p.am_choking).count();
+        if unchoked < self.config.unchoke_slots + 1
+            && let Some(p) = self.peers.get_mut(&peer)
+            && p.am_choking
+        {
+            p.am_choking = false;
+            p.unchoked_since = Some(now);
+            self.send(peer, Message::Unchoke);
+        }
+    }
+
+    fn run_choker(&mut self, now: Instant) {
+        let mode = if self.tracker.is_complete() {
+            ChokeMode::Seeding
+        } else {
+            ChokeMode::Leeching
+        };
+        let candidates: Vec<ChokeCandidate> = self
+            .peers
+            .iter()
+            .map(|(k, p)| ChokeCandidate {
+                peer: *k,
+                interested: p.peer_interested,
+                download_rate: p.download.rate(self.tick),
+                upload_rate: p.upload.rate(self.tick),
+                snubbed: p.snubbed,
+                unchoked_since: (!p.am_choking).then_some(p.unchoked_since).flatten(),
+                last_choked: p.last_choked,
+            })
+            .collect();
+        let mut chosen = choose_unchoked(
+            &candidates,
+            self.config.unchoke_slots,
+            mode,
+            self.config.optimistic_interval,
+            now,
+        );
+        let optimistic = match self.optimistic {
+            Some(o)
+                if !chosen.contains(&o)
+                    && self.peers.get(&o).is_some_and(|p| p.peer_interested) =>
+            {
+                Some(o)
+            }
+            _ => choose_optimistic(&candidates, &chosen, &mut self.rng),
+        };
+        self.optimistic = optimistic;
+        chosen.extend(optimistic);
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            let Some(p) = self.peers.get_mut(&k) else {
+                continue;
+            };
+            let unchoke = chosen.contains(&k);
+            if unchoke && p.am_choking {
+                p.am_choking = false;
+                p.unchoked_since = Some(now);
+                self.send(k, Message::Unchoke);
+            } else if !unchoke && !p.am_choking {
+                p.am_choking = true;
+                p.unchoked_since = None;
+                p.last_choked = Some(now);
+                let fast = p.info.fast == FastExtension::Enabled;
+                let allowed = p.allowed_fast_out.clone();
+                let mut rejected = Vec::new();
+                p.reading.retain(|b| {
+                    let keep = allowed.contains(&b.piece);
+                    if !keep {
+                        rejected.push(*b);
+                    }
+                    keep
+                });
+                self.send(k, Message::Choke);
+                if fast {
+                    for b in rejected {
+                        self.send(k, Message::RejectRequest(b));
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- private: checking, resume, errors ----
+
+    fn start_check(&mut self, pieces: Vec<PieceIndex>) {
+        if pieces.is_empty() {
+            return;
+        }
+        // pieces.len() <= num_pieces, a u32.
+        let total = pieces.len() as u32;
+        self.phase = Phase::Checking(Checking {
+            queue: pieces.into(),
+            in_flight: BTreeSet::new(),
+            total,
+            checked: 0,
+            valid: 0,
+        });
+        self.pump_check_inner();
+    }
+
+    fn pump_check(&mut self, now: Instant) {
+        self.pump_check_inner();
+        if let Phase::Checking(c) = &self.phase
+            && c.queue.is_empty()
+            && c.in_flight.is_empty()
+        {
+            let valid = c.valid;
+            self.phase = Phase::Active;
+            self.actions
+                .push_back(Action::Event(Event::CheckFinished { valid }));
+            // Peers connected while checking have our old bitfield; tell them what we found.
+            let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+            let have: Vec<PieceIndex> = self.tracker.have().iter().collect();
+            for k in &keys {
+                for p in &have {
+                    self.send(*k, Message::Have(*p));
+                }
+            }
+            if self.tracker.is_complete() {
+                self.on_complete();
+            } else {
+                self.refill_all(now);
+            }
+        }
+    }
+
+    fn pump_check_inner(&mut self) {
+        let Phase::Checking(c) = &mut self.phase else {
+            return;
+        };
+        while c.in_flight.len() < self.config.check_parallelism.max(1) {
+            let Some(piece) = c.queue.pop_front() else {
+                break;
+            };
+            c.in_flight.insert(piece);
+            let blocks = self.geometry.blocks_in_piece(piece) as usize;
+            self.actions.push_back(Action::Disk(DiskJob::Hash {
+                piece,
+                blocks: vec![None; blocks],
+                block_digests: DigestMode::PieceOnly,
+            }));
+        }
+    }
+
+    fn apply_resume(&mut self, record: ResumeRecord, stats: &[Option<crate::FileStat>]) {
+        let n = self.geometry.num_pieces();
+        let mut suspect = PieceSet::new(n);
+        let same_torrent = record.pieces.capacity() == n
+            && (record.info_hash.is_none() || record.info_hash == self.config.info_hash);
+        if !same_torrent {
+            return self.start_check(self.geometry.pieces().collect());
+        }
+        for (i, f) in self.geometry.files().iter().enumerate() {
+            if f.is_padding() || f.length == 0 {
+                continue;
+            }
+            let saved = record.files.get(i).copied().flatten();
+            let now = stats.get(i).copied().flatten();
+            if saved != now {
+                for p in self.geometry.file_pieces(i) {
+                    suspect.insert(PieceIndex(p));
+                }
+            }
+        }
+        for p in record.pieces.iter() {
+            if !suspect.contains(p) {
+                self.tracker.mark_have(p);
+            }
+        }
+        for u in &record.unfinished {
+            if u.piece.0 >= n || suspect.contains(u.piece) || record.pieces.contains(u.piece) {
+                continue;
+            }
+            let blocks = self.geometry.blocks_in_piece(u.piece) as usize;
+            let mut received = vec![false; blocks];
+            for &b in &u.blocks {
+                if let Some(r) = received.get_mut(b as usize) {
+                    *r = true;
+                }
+            }
+            self.tracker.restore_partial(u.piece, &received);
+            let written = received.clone();
+            self.pending.insert(
+                u.piece,
+                Pending {
+                    blocks: vec![None; blocks],
+                    written,
+                    writes: 0,
+                    outcome: None,
+                },
+            );
+            if received.iter().all(|r| *r) {
+                self.start_hash(u.piece);
+            }
+        }
+        self.stats.uploaded = record.uploaded;
+        self.stats.downloaded = record.downloaded;
+        self.start_check(suspect.iter().collect());
+    }
+
+    fn storage_failed(&mut self, msg: String) {
+        self.phase = Phase::Errored;
+        self.actions
+            .push_back(Action::Event(Event::StorageFailed(msg)));
+    }
+
+    fn piece_priority_from_files(&self, piece: PieceIndex) -> PiecePriority {
+        let start = self.geometry.piece_offset(piece);
+        let len = self.geometry.piece_size(piece) as usize;
+        let mut best = PiecePriority::Skip;
+        for span in self.geometry.spans(start, len) {
+            if self.geometry.files()[span.file].is_padding() {
+                continue;
+            }
+            let p = match self.file_priority[span.file] {
+                FilePriority::Skip => PiecePriority::Skip,
+                FilePriority::Low => PiecePriority::Low,
+                FilePriority::Normal => PiecePriority::Normal,
+                FilePriority::High => PiecePriority::High,
+            };
+            best = best.max(p);
+        }
+        best
+    }
+}
+
+/// Cap on allowed-fast pieces we accept from one peer.
+const MAX_ALLOWED_FAST: usize = 32;
+/// Cap on remembered senders per block of a failed piece.
+const MAX_HISTORY: usize = 8;
+
+#[cfg(test)]
+mod tests;
