@@ -4,9 +4,9 @@
 //! positional reads and feeds SHA-1 (and, for hybrids, SHA-256 per 16 KiB block), so memory
 //! stays at one chunk per thread whatever the data size. Results are only the piece hashes.
 //!
-//! Hybrid layout (BEP 52): before every non-empty file that does not start on a piece boundary
-//! a pad file is inserted into the v1 `files` list, so v1 pieces and v2 files line up; no tail
-//! pad is written after the last file.
+//! Hybrid layout (BEP 52): after every non-empty file that does not end on a piece boundary a
+//! pad file is inserted into the v1 `files` list, so v1 pieces and v2 files line up; no tail
+//! pad is written after the last non-empty file.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -635,8 +635,20 @@ pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Res
 fn v1_files(files: &[InputFile], piece_length: u64, hybrid: bool) -> OwnedValue {
     let mut list = Vec::with_capacity(files.len() * 2);
     let mut offset = 0u64;
-    for f in files {
-        if hybrid && f.length > 0 && offset % piece_length != 0 {
+    let last_nonempty = files.iter().rposition(|f| f.length > 0);
+    for (i, f) in files.iter().enumerate() {
+        let mut d = BTreeMap::new();
+        d.insert(b"length".to_vec(), int(f.length));
+        d.insert(
+            b"path".to_vec(),
+            OwnedValue::List(f.rel.iter().map(|c| bytes(c.as_bytes())).collect()),
+        );
+        list.push(OwnedValue::Dict(d));
+        offset += f.length;
+        // Pad right after a non-empty file that ends off a boundary, unless it is the last
+        // non-empty file (no tail pad): the layout libtorrent derives from the v2 tree.
+        let more = last_nonempty.is_some_and(|last| i < last);
+        if hybrid && f.length > 0 && more && offset % piece_length != 0 {
             let pad = piece_length - offset % piece_length;
             let mut d = BTreeMap::new();
             d.insert(b"attr".to_vec(), bytes(b"p"));
@@ -648,14 +660,6 @@ fn v1_files(files: &[InputFile], piece_length: u64, hybrid: bool) -> OwnedValue 
             list.push(OwnedValue::Dict(d));
             offset += pad;
         }
-        let mut d = BTreeMap::new();
-        d.insert(b"length".to_vec(), int(f.length));
-        d.insert(
-            b"path".to_vec(),
-            OwnedValue::List(f.rel.iter().map(|c| bytes(c.as_bytes())).collect()),
-        );
-        list.push(OwnedValue::Dict(d));
-        offset += f.length;
     }
     OwnedValue::List(list)
 }
