@@ -59,3 +59,8 @@ pub use ser::{MapSer, SeqSer, Serializer, to_bytes};
 
 mod value;
 pub use value::{Dict, List, OwnedValue, Value};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

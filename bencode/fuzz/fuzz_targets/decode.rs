@@ -1,0 +1,66 @@
+//! Invariants on arbitrary input:
+//! - decoding never panics, `decode_prefix`'s `used` <= len, error offsets <= len;
+//! - `decode` succeeds exactly when `decode_prefix` consumes everything;
+//! - a decoded value re-encodes canonically, that encoding decodes to an equal value, and it
+//!   equals the input bytes whenever the value reports `is_canonical`;
+//! - the owned copy encodes to the same bytes and `encoded_len` is exact;
+//! - container spans (`raw`, `offset`) point at the right input bytes;
+//! - serde into `OwnedValue` agrees with the `Value` tree.
+#![no_main]
+
+use freshet_bencode::{DecodeOptions, OwnedValue, Value, decode, decode_prefix, from_bytes};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let full = decode(data);
+    match decode_prefix(data) {
+        Ok((value, used)) => {
+            assert!(used <= data.len());
+            assert_eq!(full.is_ok(), used == data.len());
+            check_spans(&value, data);
+            let encoded = value.encode();
+            let again = decode(&encoded).expect("canonical re-encoding must decode");
+            assert!(again.is_canonical());
+            let owned = value.to_owned_value();
+            assert_eq!(again.to_owned_value(), owned);
+            if value.is_canonical() {
+                assert_eq!(&encoded[..], &data[..used]);
+            }
+            assert_eq!(owned.encode(), encoded);
+            assert_eq!(owned.encoded_len(), encoded.len());
+            if used == data.len() {
+                let via_serde: OwnedValue = from_bytes(data).expect("serde agrees with decode");
+                assert_eq!(via_serde, owned);
+            }
+        }
+        Err(e) => {
+            assert!(e.offset() <= data.len());
+            assert!(full.is_err());
+        }
+    }
+    // Tight limits must only ever turn successes into errors, never panic.
+    let tight = DecodeOptions { max_depth: 3, max_items: 16 };
+    if let Ok((_, used)) = tight.decode_prefix(data) {
+        assert!(used <= data.len());
+        assert!(decode_prefix(data).is_ok());
+    }
+});
+
+fn check_spans(v: &Value<'_>, input: &[u8]) {
+    match v {
+        Value::List(l) => {
+            assert_eq!(&input[l.offset()..l.offset() + l.raw().len()], l.raw());
+            assert_eq!(l.raw().first(), Some(&b'l'));
+            l.iter().for_each(|c| check_spans(c, input));
+        }
+        Value::Dict(d) => {
+            assert_eq!(&input[d.offset()..d.offset() + d.raw().len()], d.raw());
+            assert_eq!(d.raw().first(), Some(&b'd'));
+            for (k, c) in d.iter() {
+                assert!(d.get(k).is_some());
+                check_spans(c, input);
+            }
+        }
+        Value::Int(_) | Value::Bytes(_) => {}
+    }
+}
