@@ -1,2 +1,9 @@
 //! The Freshet client library.
 pub mod tracker_server;
+
+mod session;
+pub use session::{
+    Activity, AddOptions, ClientGone, ClientHandle, Config, Control, DataOnClose, Event, Request,
+    RequestId, ShutdownComplete, TorrentClient, TorrentId, TorrentSource, TorrentStatus,
+    TrackerState, UseTrackers, WakingSender,
+};

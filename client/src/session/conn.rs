@@ -1,0 +1,164 @@
+//! One peer connection on the network thread: socket, buffers, handshake phase.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use freshet_engine::PeerKey;
+use freshet_peerwire::MessageDecoder;
+use mio::Interest;
+use mio::net::TcpStream;
+
+use super::request::TorrentId;
+
+/// Who opened the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// We dialled it.
+    Outgoing,
+    /// It came to our listener.
+    Incoming,
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Outgoing: waiting for the TCP connect; our handshake is queued.
+    Connecting,
+    /// Waiting for the peer's handshake.
+    Handshaking,
+    /// Handshake done; messages flow to the torrent.
+    Established,
+}
+
+/// Bytes read per connection per wakeup before others get a turn.
+pub(crate) const READ_BOUND: usize = 1024 * 1024;
+/// Stop reading from a peer while this much is waiting to be sent to it.
+pub(crate) const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
+
+/// A peer connection.
+pub(crate) struct Conn {
+    /// The engine's key for this peer, once the handshake is done.
+    pub(crate) peer: Option<PeerKey>,
+    pub(crate) stream: TcpStream,
+    pub(crate) addr: SocketAddr,
+    pub(crate) direction: Direction,
+    pub(crate) phase: Phase,
+    pub(crate) torrent: Option<TorrentId>,
+    pub(crate) rbuf: BytesMut,
+    pub(crate) wbuf: BytesMut,
+    pub(crate) decoder: MessageDecoder,
+    pub(crate) since: Instant,
+    pub(crate) last_recv: Instant,
+    pub(crate) last_send: Instant,
+    pub(crate) registered: Interest,
+    pub(crate) closing: Option<String>,
+}
+
+/// What a read pass found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadOutcome {
+    /// Drained to `WouldBlock`.
+    Drained,
+    /// Stopped at the bound; more may be waiting.
+    MoreWaiting,
+    /// The peer closed the connection.
+    Closed,
+}
+
+impl Conn {
+    /// A new connection.
+    pub(crate) fn new(
+        stream: TcpStream,
+        addr: SocketAddr,
+        direction: Direction,
+        torrent: Option<TorrentId>,
+        now: Instant,
+    ) -> Self {
+        Self {
+            peer: None,
+            stream,
+            addr,
+            direction,
+            phase: match direction {
+                Direction::Outgoing => Phase::Connecting,
+                Direction::Incoming => Phase::Handshaking,
+            },
+            torrent,
+            rbuf: BytesMut::with_capacity(64 * 1024),
+            wbuf: BytesMut::new(),
+            decoder: MessageDecoder::default(),
+            since: now,
+            last_recv: now,
+            last_send: now,
+            registered: Interest::READABLE | Interest::WRITABLE,
+            closing: None,
+        }
+    }
+
+    /// The interest the current state calls for: always readable, writable only while bytes
+    /// wait to be sent (or the connect is pending).
+    pub(crate) fn wanted_interest(&self) -> Interest {
+        if self.phase == Phase::Connecting || !self.wbuf.is_empty() {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        }
+    }
+
+    /// Reads into `rbuf` until `WouldBlock`, EOF or [`READ_BOUND`] bytes.
+    pub(crate) fn read(&mut self, now: Instant) -> io::Result<ReadOutcome> {
+        let mut total = 0;
+        loop {
+            if total >= READ_BOUND {
+                return Ok(ReadOutcome::MoreWaiting);
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < 16 * 1024 {
+                self.rbuf.reserve(64 * 1024);
+            }
+            let start = self.rbuf.len();
+            let cap = self.rbuf.capacity();
+            self.rbuf.resize(cap, 0);
+            match self.stream.read(&mut self.rbuf[start..]) {
+                Ok(0) => {
+                    self.rbuf.truncate(start);
+                    return Ok(ReadOutcome::Closed);
+                }
+                Ok(n) => {
+                    self.rbuf.truncate(start + n);
+                    total += n;
+                    self.last_recv = now;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.rbuf.truncate(start);
+                    return Ok(ReadOutcome::Drained);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    self.rbuf.truncate(start);
+                }
+                Err(e) => {
+                    self.rbuf.truncate(start);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Writes from `wbuf` until it is empty or the socket would block.
+    pub(crate) fn flush(&mut self, now: Instant) -> io::Result<()> {
+        while !self.wbuf.is_empty() {
+            match self.stream.write(&self.wbuf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    let _ = self.wbuf.split_to(n);
+                    self.last_send = now;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}

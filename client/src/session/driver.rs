@@ -1,0 +1,1062 @@
+//! The network thread: one mio `Poll` driving listeners, peer sockets, the inbox, disk
+//! completions, the tick and every torrent.
+//!
+//! Each loop iteration reads `now` once, waits for readiness (or the earliest timer), handles
+//! socket events with a bounded amount of work per connection, drains the channels, runs the
+//! timers, then drains every torrent's actions and flushes write buffers, setting each socket's
+//! interest from its buffer state. A failing peer is logged and dropped; it never ends the loop.
+
+#![allow(clippy::disallowed_methods)] // The client owns the clock: `Instant::now` is its job.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use freshet_engine::{FastExtension, PeerInfo, PeerKey};
+use freshet_metainfo::InfoHashV1;
+use freshet_peerwire::{Decoded, Handshake, HandshakeHead, PeerId, Reserved};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::conn::{Conn, Direction, Phase, ReadOutcome, WRITE_HIGH_WATER};
+use super::event::Event;
+use super::meta::{MAX_TORRENT_FILE, TorrentMeta};
+use super::pools::{Done, Job, Pools};
+use super::request::{AddOptions, DataOnClose, Request, RequestId, TorrentId, TorrentSource};
+use super::torrent::{Action, Torrent};
+use super::{ClientHandle, Config, Control, ShutdownComplete, WakingSender, http, resume};
+
+const WAKER: Token = Token(0);
+/// Handshake flags we send: BEP 6 fast extension.
+const OUR_FLAGS: Reserved = Reserved::FAST;
+const LISTENER_BASE: usize = 1;
+const CONN_BASE: usize = 64;
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+const KEEPALIVE_AFTER: Duration = Duration::from_secs(90);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Starts the network thread; see [`super::TorrentClient::spawn`].
+pub(super) fn spawn(config: Config) -> io::Result<ClientHandle> {
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let mut listeners = Vec::new();
+    let mut listen_addrs = Vec::new();
+    for (i, addr) in config.listen.iter().enumerate() {
+        let mut l = TcpListener::bind(*addr)?;
+        poll.registry()
+            .register(&mut l, Token(LISTENER_BASE + i), Interest::READABLE)?;
+        listen_addrs.push(l.local_addr()?);
+        listeners.push(l);
+    }
+    let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
+    let (outbox_tx, outbox_rx) = crossbeam_channel::unbounded();
+    let (control_tx, control_rx) = crossbeam_channel::unbounded();
+    let (signal_tx, signal_rx) = crossbeam_channel::bounded(1);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded();
+    let (fetch_tx, fetch_rx) = crossbeam_channel::unbounded();
+    let pools = Pools::start(config.disk_threads, config.hash_threads, &done_tx, &waker)?;
+    let mut random = [0u8; 12];
+    rand::Rng::fill(&mut rand::rng(), &mut random[..]);
+    let now = Instant::now();
+    let driver = Driver {
+        announce_port: listen_addrs.first().map_or(0, SocketAddr::port),
+        peer_id: PeerId::azureus(PeerId::FRESHET_PREFIX, random),
+        poll,
+        waker: Arc::clone(&waker),
+        listeners,
+        conns: Vec::new(),
+        free: Vec::new(),
+        by_peer: HashMap::new(),
+        torrents: BTreeMap::new(),
+        by_hash: HashMap::new(),
+        next_id: 1,
+        inbox: inbox_rx,
+        control: control_rx,
+        done: done_rx,
+        fetch_rx,
+        fetch_tx,
+        outbox: outbox_tx,
+        signal: signal_tx,
+        pools: Some(pools),
+        pending_adds: VecDeque::new(),
+        next_fetch: 0,
+        closing: HashMap::new(),
+        next_tick: now + config.tick_interval,
+        next_housekeeping: now + HOUSEKEEPING,
+        next_resume: now + config.resume_interval,
+        shutdown_deadline: None,
+        again: Vec::new(),
+        config,
+    };
+    let thread = std::thread::Builder::new()
+        .name("freshet-net".into())
+        .spawn(move || driver.run())?;
+    Ok(ClientHandle {
+        inbox: WakingSender {
+            tx: inbox_tx,
+            waker: Arc::clone(&waker),
+        },
+        outbox: outbox_rx,
+        control: WakingSender {
+            tx: control_tx,
+            waker,
+        },
+        signal: signal_rx,
+        listen_addrs,
+        thread: Some(thread),
+    })
+}
+
+/// An add request waiting for its turn to be answered (replies go out in request order).
+struct PendingAdd {
+    request_id: Option<RequestId>,
+    options: AddOptions,
+    state: AddState,
+}
+
+enum AddState {
+    Fetching(u64),
+    Ready(Result<TorrentMeta, String>),
+}
+
+struct FetchDone {
+    fetch: u64,
+    result: Result<Vec<u8>, String>,
+}
+
+/// Why a torrent is closing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseReason {
+    Request(DataOnClose),
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseStage {
+    /// Waiting for the torrent's queued jobs to finish.
+    Draining,
+    /// The final flush or delete is queued.
+    Finishing,
+}
+
+struct Driver {
+    config: Config,
+    peer_id: PeerId,
+    #[allow(dead_code)] // Announced to trackers (tracker support is the next step).
+    announce_port: u16,
+    poll: Poll,
+    #[allow(dead_code)]
+    waker: Arc<Waker>,
+    listeners: Vec<TcpListener>,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    /// Established connections by (torrent, engine peer key).
+    by_peer: HashMap<(TorrentId, PeerKey), usize>,
+    torrents: BTreeMap<TorrentId, Torrent>,
+    by_hash: HashMap<InfoHashV1, TorrentId>,
+    next_id: u64,
+    inbox: Receiver<Request>,
+    control: Receiver<Control>,
+    done: Receiver<Done>,
+    fetch_rx: Receiver<FetchDone>,
+    fetch_tx: Sender<FetchDone>,
+    outbox: Sender<Event>,
+    signal: Sender<ShutdownComplete>,
+    pools: Option<Pools>,
+    pending_adds: VecDeque<PendingAdd>,
+    next_fetch: u64,
+    closing: HashMap<TorrentId, (CloseReason, CloseStage)>,
+    next_tick: Instant,
+    next_housekeeping: Instant,
+    next_resume: Instant,
+    shutdown_deadline: Option<Instant>,
+    /// Connections whose reads stopped at the bound: read again before sleeping.
+    again: Vec<usize>,
+}
+
+impl Driver {
+    fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let now = Instant::now();
+            let mut deadline = self.next_tick.min(self.next_housekeeping);
+            if let Some(d) = self.shutdown_deadline {
+                deadline = deadline.min(d);
+            }
+            for t in self.torrents.values() {
+                if let Some(d) = t.poll_timeout() {
+                    deadline = deadline.min(d);
+                }
+            }
+            let timeout = if self.again.is_empty() {
+                deadline.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::error!("poll failed: {e}");
+                break;
+            }
+            let now = Instant::now();
+            let again = std::mem::take(&mut self.again);
+            for idx in again {
+                self.conn_readable(now, idx);
+            }
+            for event in &events {
+                match event.token() {
+                    WAKER => {}
+                    Token(t) if (LISTENER_BASE..CONN_BASE).contains(&t) => {
+                        self.accept(now, t - LISTENER_BASE);
+                    }
+                    Token(t) => {
+                        let idx = t - CONN_BASE;
+                        if event.is_writable() {
+                            self.conn_writable(now, idx);
+                        }
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.conn_readable(now, idx);
+                        }
+                    }
+                }
+            }
+            self.drain_control(now);
+            self.drain_inbox(now);
+            self.drain_fetches();
+            self.drain_done(now);
+            for t in self.torrents.values_mut() {
+                t.handle_timeout(now);
+            }
+            if now >= self.next_housekeeping {
+                self.next_housekeeping = now + HOUSEKEEPING;
+                self.housekeeping(now);
+            }
+            if now >= self.next_tick {
+                self.next_tick = now + self.config.tick_interval;
+                for t in self.torrents.values() {
+                    let _ = self.outbox.send(Event::Status(t.status()));
+                }
+            }
+            if now >= self.next_resume {
+                self.next_resume = now + self.config.resume_interval;
+                self.save_all_resume();
+            }
+            self.run_actions(now);
+            self.advance_closing();
+            self.run_actions(now);
+            self.flush_all(now);
+            self.reap(now);
+            if self.shutdown_finished(now) {
+                break;
+            }
+        }
+        self.finish_shutdown();
+    }
+
+    // ---- sockets ----
+
+    fn accept(&mut self, now: Instant, i: usize) {
+        loop {
+            let Some(l) = self.listeners.get(i) else {
+                return;
+            };
+            match l.accept() {
+                Ok((stream, addr)) => {
+                    if self.shutdown_deadline.is_some()
+                        || self.conn_count() >= self.config.max_connections
+                    {
+                        continue; // dropping the stream closes it
+                    }
+                    self.insert_conn(now, stream, addr, Direction::Incoming, None);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn conn_count(&self) -> usize {
+        self.conns.len() - self.free.len()
+    }
+
+    fn insert_conn(
+        &mut self,
+        now: Instant,
+        mut stream: TcpStream,
+        addr: SocketAddr,
+        direction: Direction,
+        torrent: Option<TorrentId>,
+    ) -> Option<usize> {
+        let idx = self.free.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(CONN_BASE + idx), interest)
+        {
+            tracing::warn!(%addr, "register failed: {e}");
+            self.free.push(idx);
+            return None;
+        }
+        let _ = stream.set_nodelay(true);
+        let mut conn = Conn::new(stream, addr, direction, torrent, now);
+        if direction == Direction::Outgoing
+            && let Some(t) = torrent.and_then(|id| self.torrents.get(&id))
+        {
+            Handshake::new(OUR_FLAGS, t.meta.info_hash, self.peer_id).encode(&mut conn.wbuf);
+        }
+        self.conns[idx] = Some(conn);
+        Some(idx)
+    }
+
+    fn conn_writable(&mut self, now: Instant, idx: usize) {
+        let Some(Some(c)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        if c.closing.is_some() {
+            return;
+        }
+        if c.phase == Phase::Connecting {
+            match c.stream.take_error() {
+                Ok(None) => {}
+                Ok(Some(e)) | Err(e) => {
+                    c.closing = Some(format!("connect failed: {e}"));
+                    return;
+                }
+            }
+            if c.stream.peer_addr().is_err() {
+                return; // not connected yet; wait for the next writable event
+            }
+            c.phase = Phase::Handshaking;
+        }
+        if let Err(e) = c.flush(now) {
+            c.closing = Some(format!("write failed: {e}"));
+        }
+    }
+
+    fn conn_readable(&mut self, now: Instant, idx: usize) {
+        let Some(Some(c)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        if c.closing.is_some() || c.phase == Phase::Connecting {
+            return;
+        }
+        if c.wbuf.len() > WRITE_HIGH_WATER {
+            // Let the writer catch up first; come back next iteration.
+            self.again.push(idx);
+            return;
+        }
+        let outcome = match c.read(now) {
+            Ok(o) => o,
+            Err(e) => {
+                c.closing = Some(format!("read failed: {e}"));
+                return;
+            }
+        };
+        self.process_input(now, idx);
+        let Some(Some(c)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        match outcome {
+            ReadOutcome::Closed => {
+                if c.closing.is_none() {
+                    c.closing = Some("closed by peer".into());
+                }
+            }
+            ReadOutcome::MoreWaiting => self.again.push(idx),
+            ReadOutcome::Drained => {}
+        }
+    }
+
+    /// Parses whatever is in the read buffer: the handshake, then messages.
+    fn process_input(&mut self, now: Instant, idx: usize) {
+        if let Some(Some(c)) = self.conns.get(idx)
+            && c.phase == Phase::Handshaking
+        {
+            self.process_handshake(now, idx);
+        }
+        let Some(Some(c)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        if c.phase != Phase::Established || c.closing.is_some() {
+            return;
+        }
+        let (Some(tid), Some(key)) = (c.torrent, c.peer) else {
+            return;
+        };
+        loop {
+            let Some(Some(c)) = self.conns.get_mut(idx) else {
+                return;
+            };
+            if c.closing.is_some() {
+                return;
+            }
+            let msg = match c.decoder.decode(&mut c.rbuf) {
+                Ok(Some(m)) => m,
+                Ok(None) => return,
+                Err(e) => {
+                    c.closing = Some(format!("protocol error: {e}"));
+                    return;
+                }
+            };
+            let Some(t) = self.torrents.get_mut(&tid) else {
+                return;
+            };
+            t.handle_message(now, key, msg);
+        }
+    }
+
+    fn process_handshake(&mut self, now: Instant, idx: usize) {
+        let Some(Some(c)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        // Incoming: pick the torrent from the first 48 bytes and answer.
+        if c.direction == Direction::Incoming && c.torrent.is_none() {
+            match HandshakeHead::decode(&c.rbuf) {
+                Ok(Decoded::Incomplete { .. }) => return,
+                Ok(Decoded::Complete { value, .. }) => {
+                    let found = self
+                        .by_hash
+                        .get(&value.info_hash)
+                        .and_then(|id| self.torrents.get(id))
+                        .filter(|t| t.is_running());
+                    let Some(t) = found else {
+                        c.closing = Some("handshake for an unknown torrent".into());
+                        return;
+                    };
+                    let count = self
+                        .conns
+                        .iter()
+                        .flatten()
+                        .filter(|o| o.torrent == Some(t.id))
+                        .count();
+                    if count >= self.config.max_connections_per_torrent {
+                        if let Some(Some(c)) = self.conns.get_mut(idx) {
+                            c.closing = Some("torrent connection limit".into());
+                        }
+                        return;
+                    }
+                    let (tid, hash) = (t.id, t.meta.info_hash);
+                    let Some(Some(c)) = self.conns.get_mut(idx) else {
+                        return;
+                    };
+                    c.torrent = Some(tid);
+                    Handshake::new(OUR_FLAGS, hash, self.peer_id).encode(&mut c.wbuf);
+                }
+                Err(e) => {
+                    c.closing = Some(format!("bad handshake: {e}"));
+                    return;
+                }
+            }
+        }
+        let Some(Some(c)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        let hs = match Handshake::decode(&c.rbuf) {
+            Ok(Decoded::Incomplete { .. }) => return,
+            Ok(Decoded::Complete { value, consumed }) => {
+                let _ = c.rbuf.split_to(consumed);
+                value
+            }
+            Err(e) => {
+                c.closing = Some(format!("bad handshake: {e}"));
+                return;
+            }
+        };
+        let Some(t) = c.torrent.and_then(|id| self.torrents.get_mut(&id)) else {
+            c.closing = Some("torrent gone".into());
+            return;
+        };
+        if hs.info_hash != t.meta.info_hash {
+            c.closing = Some("handshake for another torrent".into());
+            return;
+        }
+        if hs.peer_id == self.peer_id {
+            c.closing = Some("connected to ourselves".into());
+            return;
+        }
+        let info = PeerInfo {
+            addr: Some(c.addr),
+            id: Some(hs.peer_id),
+            fast: if hs.reserved.contains(Reserved::FAST) {
+                FastExtension::Enabled
+            } else {
+                FastExtension::Disabled
+            },
+            reqq: None,
+        };
+        match t.add_peer(now, info) {
+            Ok(key) => {
+                c.phase = Phase::Established;
+                c.peer = Some(key);
+                c.decoder.set_piece_count(t.geometry().num_pieces());
+                if c.direction == Direction::Outgoing {
+                    t.addr_connected(c.addr);
+                }
+                self.by_peer.insert((t.id, key), idx);
+            }
+            Err(e) => c.closing = Some(format!("refused: {e}")),
+        }
+    }
+
+    fn flush_all(&mut self, now: Instant) {
+        for (idx, slot) in self.conns.iter_mut().enumerate() {
+            let Some(c) = slot else { continue };
+            if c.closing.is_none() && c.phase != Phase::Connecting && !c.wbuf.is_empty() {
+                if let Err(e) = c.flush(now) {
+                    c.closing = Some(format!("write failed: {e}"));
+                }
+            }
+            let want = c.wanted_interest();
+            if c.closing.is_none() && want != c.registered {
+                if let Err(e) =
+                    self.poll
+                        .registry()
+                        .reregister(&mut c.stream, Token(CONN_BASE + idx), want)
+                {
+                    c.closing = Some(format!("reregister failed: {e}"));
+                } else {
+                    c.registered = want;
+                }
+            }
+        }
+    }
+
+    /// Removes connections marked closing and tells their torrents.
+    fn reap(&mut self, now: Instant) {
+        for idx in 0..self.conns.len() {
+            let closing = matches!(&self.conns[idx], Some(c) if c.closing.is_some());
+            if !closing {
+                continue;
+            }
+            let Some(mut c) = self.conns[idx].take() else {
+                continue;
+            };
+            self.free.push(idx);
+            // Best effort: send what is queued (a final message), then close.
+            let _ = c.flush(now);
+            let _ = self.poll.registry().deregister(&mut c.stream);
+            tracing::debug!(addr = %c.addr, reason = ?c.closing, "peer closed");
+            if let Some(t) = c.torrent.and_then(|id| self.torrents.get_mut(&id)) {
+                if let Some(key) = c.peer {
+                    self.by_peer.remove(&(t.id, key));
+                    t.handle_peer_gone(now, key);
+                }
+                if c.direction == Direction::Outgoing {
+                    t.addr_failed(now, c.addr);
+                }
+            }
+        }
+        self.again
+            .retain(|&i| self.conns.get(i).is_some_and(Option::is_some));
+    }
+
+    // ---- channels ----
+
+    fn drain_control(&mut self, now: Instant) {
+        match self.control.try_recv() {
+            Ok(Control::Shutdown) | Err(TryRecvError::Disconnected) => self.begin_shutdown(now),
+            Err(TryRecvError::Empty) => {}
+        }
+    }
+
+    fn drain_inbox(&mut self, now: Instant) {
+        loop {
+            match self.inbox.try_recv() {
+                Ok(req) => self.handle_request(now, req),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    self.begin_shutdown(now);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn drain_fetches(&mut self) {
+        while let Ok(f) = self.fetch_rx.try_recv() {
+            for p in &mut self.pending_adds {
+                if matches!(p.state, AddState::Fetching(n) if n == f.fetch) {
+                    p.state = AddState::Ready(
+                        f.result
+                            .clone()
+                            .and_then(|bytes| TorrentMeta::from_bytes(&bytes)),
+                    );
+                }
+            }
+        }
+        self.answer_adds();
+    }
+
+    fn drain_done(&mut self, now: Instant) {
+        while let Ok(d) = self.done.try_recv() {
+            if let Some(t) = self.torrents.get_mut(&d.torrent) {
+                t.handle_disk(now, d.completion);
+            }
+        }
+    }
+
+    // ---- requests ----
+
+    fn handle_request(&mut self, now: Instant, req: Request) {
+        if self.shutdown_deadline.is_some() {
+            if let Request::AddTorrent { request_id, .. } = req {
+                self.pending_adds.push_back(PendingAdd {
+                    request_id,
+                    options: AddOptions::default(),
+                    state: AddState::Ready(Err("the client is shutting down".into())),
+                });
+                self.answer_adds();
+            }
+            return;
+        }
+        match req {
+            Request::AddTorrent {
+                request_id,
+                source,
+                options,
+            } => {
+                let state = match source {
+                    TorrentSource::Bytes(b) => AddState::Ready(TorrentMeta::from_bytes(&b)),
+                    TorrentSource::Path(p) => AddState::Ready(read_torrent_file(&p)),
+                    TorrentSource::Url(url) => {
+                        let fetch = self.next_fetch;
+                        self.next_fetch += 1;
+                        let tx = self.fetch_tx.clone();
+                        let waker = Arc::clone(&self.waker);
+                        let spawned = std::thread::Builder::new()
+                            .name("freshet-fetch".into())
+                            .spawn(move || {
+                                let result =
+                                    http::get(&url, MAX_TORRENT_FILE as usize, FETCH_TIMEOUT);
+                                let _ = tx.send(FetchDone { fetch, result });
+                                let _ = waker.wake();
+                            });
+                        match spawned {
+                            Ok(_) => AddState::Fetching(fetch),
+                            Err(e) => AddState::Ready(Err(format!("cannot start fetch: {e}"))),
+                        }
+                    }
+                    TorrentSource::Magnet(_) => AddState::Ready(Err(
+                        "magnet links are not supported yet (metadata exchange missing)".into(),
+                    )),
+                };
+                self.pending_adds.push_back(PendingAdd {
+                    request_id,
+                    options,
+                    state,
+                });
+                self.answer_adds();
+            }
+            Request::CloseTorrent { id, data } => {
+                if self.closing.contains_key(&id) {
+                    return;
+                }
+                let Some(t) = self.torrents.get_mut(&id) else {
+                    self.emit(Event::Error {
+                        id,
+                        what: "no such torrent".into(),
+                        location: "close".into(),
+                    });
+                    return;
+                };
+                t.begin_close(now);
+                self.closing
+                    .insert(id, (CloseReason::Request(data), CloseStage::Draining));
+            }
+            Request::AddPeer { id, addr } => match self.torrents.get_mut(&id) {
+                Some(t) => {
+                    t.add_addr(now, addr);
+                    self.dial(now);
+                }
+                None => self.emit(Event::Error {
+                    id,
+                    what: "no such torrent".into(),
+                    location: "add peer".into(),
+                }),
+            },
+            Request::Status { id } => {
+                let statuses: Vec<Event> = self
+                    .torrents
+                    .values()
+                    .filter(|t| id.is_none_or(|i| i == t.id))
+                    .map(|t| Event::Status(t.status()))
+                    .collect();
+                if statuses.is_empty()
+                    && let Some(id) = id
+                {
+                    self.emit(Event::Error {
+                        id,
+                        what: "no such torrent".into(),
+                        location: "status".into(),
+                    });
+                }
+                for s in statuses {
+                    self.emit(s);
+                }
+            }
+        }
+    }
+
+    /// Answers ready add requests from the front of the queue, so replies keep request order.
+    fn answer_adds(&mut self) {
+        let now = Instant::now();
+        while let Some(front) = self.pending_adds.front() {
+            if matches!(front.state, AddState::Fetching(_)) {
+                return;
+            }
+            let Some(p) = self.pending_adds.pop_front() else {
+                return;
+            };
+            let AddState::Ready(result) = p.state else {
+                continue;
+            };
+            let meta = match result {
+                Ok(m) => m,
+                Err(reason) => {
+                    self.emit(Event::StartFailed {
+                        request_id: p.request_id,
+                        reason,
+                    });
+                    continue;
+                }
+            };
+            if let Some(&id) = self.by_hash.get(&meta.info_hash) {
+                self.emit(Event::AlreadyDownloading {
+                    request_id: p.request_id,
+                    id,
+                });
+                continue;
+            }
+            self.start_torrent(now, p.request_id, meta, p.options);
+        }
+    }
+
+    fn start_torrent(
+        &mut self,
+        now: Instant,
+        request_id: Option<RequestId>,
+        meta: TorrentMeta,
+        options: AddOptions,
+    ) {
+        let id = TorrentId(self.next_id);
+        self.next_id += 1;
+        let save_path = options.save_dir.join(&meta.name);
+        let info_hash = meta.info_hash;
+        let name = meta.name.clone();
+        let rpath = resume::path(
+            self.config.resume_dir.as_deref(),
+            &options.save_dir,
+            &meta.info_hash,
+        );
+        let record = resume::load(&rpath);
+        self.emit(Event::TorrentAdded {
+            request_id,
+            id,
+            name,
+            save_path,
+            info_hash,
+        });
+        let mut t = Torrent::new(id, meta, options.save_dir.clone(), record, now);
+        for addr in options.peers {
+            t.add_addr(now, addr);
+        }
+        self.by_hash.insert(info_hash, id);
+        self.torrents.insert(id, t);
+    }
+
+    fn resume_path(&self, t: &Torrent) -> PathBuf {
+        resume::path(
+            self.config.resume_dir.as_deref(),
+            &t.save_dir,
+            &t.meta.info_hash,
+        )
+    }
+
+    fn save_all_resume(&self) {
+        for t in self.torrents.values() {
+            if t.is_running() && t.is_checked() {
+                let path = self.resume_path(t);
+                if let Err(e) = resume::save(t, &path) {
+                    tracing::warn!(torrent = %t.id, "cannot write resume data {}: {e}", path.display());
+                }
+            }
+        }
+    }
+
+    // ---- timers ----
+
+    fn housekeeping(&mut self, now: Instant) {
+        for t in self.torrents.values_mut() {
+            t.handle_housekeeping(now);
+        }
+        for c in self.conns.iter_mut().flatten() {
+            if c.closing.is_some() {
+                continue;
+            }
+            if c.phase != Phase::Established {
+                if now.saturating_duration_since(c.since) > HANDSHAKE_TIMEOUT {
+                    c.closing = Some("handshake timed out".into());
+                }
+                continue;
+            }
+            if now.saturating_duration_since(c.last_recv) > IDLE_TIMEOUT {
+                c.closing = Some("idle".into());
+            } else if now.saturating_duration_since(c.last_send) > KEEPALIVE_AFTER
+                && c.wbuf.is_empty()
+            {
+                freshet_peerwire::Message::Keepalive.encode(&mut c.wbuf);
+            }
+        }
+        self.dial(now);
+    }
+
+    /// Opens outgoing connections while under the limits.
+    fn dial(&mut self, now: Instant) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        let mut per_torrent: HashMap<TorrentId, usize> = HashMap::new();
+        for c in self.conns.iter().flatten() {
+            if let Some(t) = c.torrent {
+                *per_torrent.entry(t).or_default() += 1;
+            }
+        }
+        let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
+        for id in ids {
+            loop {
+                if self.conn_count() >= self.config.max_connections
+                    || per_torrent.get(&id).copied().unwrap_or(0)
+                        >= self.config.max_connections_per_torrent
+                {
+                    break;
+                }
+                let Some(t) = self.torrents.get_mut(&id) else {
+                    break;
+                };
+                let Some(addr) = t.next_dial(now) else { break };
+                if self.listen_addrs_contain(addr) {
+                    continue;
+                }
+                match TcpStream::connect(addr) {
+                    Ok(stream) => {
+                        if self
+                            .insert_conn(now, stream, addr, Direction::Outgoing, Some(id))
+                            .is_some()
+                        {
+                            *per_torrent.entry(id).or_default() += 1;
+                        } else if let Some(t) = self.torrents.get_mut(&id) {
+                            t.addr_failed(now, addr);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(%addr, "connect failed: {e}");
+                        if let Some(t) = self.torrents.get_mut(&id) {
+                            t.addr_failed(now, addr);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn listen_addrs_contain(&self, addr: SocketAddr) -> bool {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .any(|l| l == addr)
+    }
+
+    // ---- torrent actions ----
+
+    fn run_actions(&mut self, now: Instant) {
+        let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
+        for id in ids {
+            while let Some(action) = self.torrents.get_mut(&id).and_then(Torrent::poll_action) {
+                match action {
+                    Action::Send(key, msg) => {
+                        if let Some(c) = self.conn_by_peer(id, key)
+                            && c.closing.is_none()
+                        {
+                            msg.encode(&mut c.wbuf);
+                        }
+                    }
+                    Action::Disconnect(key, why) => {
+                        if let Some(c) = self.conn_by_peer(id, key)
+                            && c.closing.is_none()
+                        {
+                            c.closing = Some(why);
+                        }
+                    }
+                    Action::Disk(job) => {
+                        let Some(t) = self.torrents.get(&id) else {
+                            break;
+                        };
+                        let job = Job {
+                            torrent: id,
+                            storage: Arc::clone(&t.storage),
+                            geometry: Arc::clone(t.geometry()),
+                            job,
+                        };
+                        if let Some(p) = &self.pools {
+                            p.submit(job);
+                        }
+                    }
+                    Action::Event(e) => self.emit(e),
+                    Action::SaveResume => {
+                        if let Some(t) = self.torrents.get(&id)
+                            && t.is_checked()
+                        {
+                            let path = self.resume_path(t);
+                            if let Err(e) = resume::save(t, &path) {
+                                tracing::warn!("cannot write resume data {}: {e}", path.display());
+                            }
+                        }
+                    }
+                    Action::Announce(ev) => {
+                        tracing::debug!(torrent = %id, ?ev, "announce (no tracker support yet)");
+                    }
+                }
+            }
+        }
+        let _ = now;
+    }
+
+    fn conn_by_peer(&mut self, torrent: TorrentId, key: PeerKey) -> Option<&mut Conn> {
+        let idx = *self.by_peer.get(&(torrent, key))?;
+        self.conns.get_mut(idx)?.as_mut()
+    }
+
+    fn emit(&self, e: Event) {
+        let _ = self.outbox.send(e);
+    }
+
+    // ---- closing and shutdown ----
+
+    fn advance_closing(&mut self) {
+        let ids: Vec<TorrentId> = self.closing.keys().copied().collect();
+        for id in ids {
+            let Some(&(reason, stage)) = self.closing.get(&id) else {
+                continue;
+            };
+            let Some(t) = self.torrents.get_mut(&id) else {
+                self.closing.remove(&id);
+                continue;
+            };
+            if t.pending_jobs > 0 || t.peer_count() > 0 {
+                continue;
+            }
+            match stage {
+                CloseStage::Draining => {
+                    let job = match reason {
+                        CloseReason::Request(DataOnClose::Delete) => {
+                            freshet_engine::DiskJob::Delete
+                        }
+                        _ => freshet_engine::DiskJob::Flush,
+                    };
+                    t.pending_jobs += 1;
+                    if let Some(p) = &self.pools {
+                        p.submit(Job {
+                            torrent: id,
+                            storage: Arc::clone(&t.storage),
+                            geometry: Arc::clone(t.geometry()),
+                            job,
+                        });
+                    }
+                    self.closing.insert(id, (reason, CloseStage::Finishing));
+                }
+                CloseStage::Finishing => {
+                    self.closing.remove(&id);
+                    let Some(t) = self.torrents.remove(&id) else {
+                        continue;
+                    };
+                    self.by_hash.remove(&t.meta.info_hash);
+                    let path = self.resume_path(&t);
+                    match reason {
+                        CloseReason::Request(DataOnClose::Delete) => resume::remove(&path),
+                        _ if !t.is_checked() => {}
+                        _ => {
+                            if let Err(e) = resume::save(&t, &path) {
+                                tracing::warn!("cannot write resume data {}: {e}", path.display());
+                            }
+                        }
+                    }
+                    if let CloseReason::Request(_) = reason {
+                        self.emit(Event::Closed { id });
+                    }
+                }
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self, now: Instant) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        self.shutdown_deadline = Some(now + self.config.shutdown_timeout);
+        for (&id, t) in &mut self.torrents {
+            if let std::collections::hash_map::Entry::Vacant(e) = self.closing.entry(id) {
+                t.begin_close(now);
+                e.insert((CloseReason::Shutdown, CloseStage::Draining));
+            }
+        }
+        // Adds still fetching get their one reply now.
+        for p in &mut self.pending_adds {
+            if matches!(p.state, AddState::Fetching(_)) {
+                p.state = AddState::Ready(Err("the client is shutting down".into()));
+            }
+        }
+        self.answer_adds();
+    }
+
+    fn shutdown_finished(&self, now: Instant) -> bool {
+        match self.shutdown_deadline {
+            None => false,
+            Some(d) => self.torrents.is_empty() || now >= d,
+        }
+    }
+
+    fn finish_shutdown(mut self) {
+        // Torrents still open (the deadline passed): write what we know.
+        for t in self.torrents.values().filter(|t| t.is_checked()) {
+            let path = self.resume_path(t);
+            let _ = t.storage.flush();
+            let _ = resume::save(t, &path);
+        }
+        for c in self.conns.iter_mut().flatten() {
+            let _ = self.poll.registry().deregister(&mut c.stream);
+        }
+        self.conns.clear();
+        if let Some(p) = self.pools.take() {
+            p.join();
+        }
+        let _ = self.signal.send(ShutdownComplete);
+    }
+}
+
+fn read_torrent_file(path: &std::path::Path) -> Result<TorrentMeta, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.len() > MAX_TORRENT_FILE {
+        return Err(format!(
+            "{}: larger than {MAX_TORRENT_FILE} bytes",
+            path.display()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    TorrentMeta::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,241 @@
+//! The outbox: what the client reports ([`Event`]), with the status record ([`TorrentStatus`]).
+//!
+//! # Ordering guarantees
+//!
+//! - Every [`Request::AddTorrent`](crate::Request::AddTorrent) gets exactly one reply
+//!   ([`Event::TorrentAdded`], [`Event::AlreadyDownloading`] or [`Event::StartFailed`]), and
+//!   the replies come in the order the add requests were sent, even when an earlier one has to
+//!   fetch a URL first.
+//! - For one torrent: `TorrentAdded` comes first; [`Event::Checked`] comes once, after the
+//!   check of existing data and before any [`Event::Completed`]; `Completed` comes at most once
+//!   per add; [`Event::Closed`] is the last event for that id.
+//! - On every tick the client sends one [`Event::Status`] per open torrent, in id order.
+//! - Nothing is sent after the client's `signal`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use freshet_metainfo::InfoHashV1;
+
+use super::request::{RequestId, TorrentId};
+
+/// A message from the client's outbox.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// An add request succeeded: the torrent has its id and is being checked or downloaded.
+    TorrentAdded {
+        /// The caller's request id, echoed.
+        request_id: Option<RequestId>,
+        /// The new torrent's id.
+        id: TorrentId,
+        /// The torrent's name.
+        name: String,
+        /// Where its file or folder lives (`save_dir/name`).
+        save_path: PathBuf,
+        /// Its v1 info-hash (or the truncated v2 hash).
+        info_hash: InfoHashV1,
+    },
+    /// An add request named a torrent that is already open under `id`.
+    AlreadyDownloading {
+        /// The caller's request id, echoed.
+        request_id: Option<RequestId>,
+        /// The id of the torrent already open.
+        id: TorrentId,
+    },
+    /// An add request failed (unreadable file, undecodable metainfo, unsupported source...).
+    StartFailed {
+        /// The caller's request id, echoed.
+        request_id: Option<RequestId>,
+        /// Why, for a person.
+        reason: String,
+    },
+    /// The check of existing data finished; from now on the torrent downloads or seeds.
+    Checked {
+        /// The torrent.
+        id: TorrentId,
+        /// Bytes of wanted data already present and verified.
+        have_bytes: u64,
+        /// Whether everything wanted is present (the torrent seeds).
+        complete: bool,
+    },
+    /// Periodic (every tick) or requested status of one torrent.
+    Status(TorrentStatus),
+    /// Every wanted piece is downloaded and verified (sent once, not for torrents that were
+    /// complete when added).
+    Completed {
+        /// The torrent.
+        id: TorrentId,
+    },
+    /// A close request finished: the torrent is gone.
+    Closed {
+        /// The torrent.
+        id: TorrentId,
+    },
+    /// Something went wrong for a torrent (or for a request naming an unknown torrent).
+    Error {
+        /// The torrent (or the unknown id that was named).
+        id: TorrentId,
+        /// What failed.
+        what: String,
+        /// Where: a file path, a tracker URL or a request name.
+        location: String,
+    },
+}
+
+impl Event {
+    /// The torrent this event is about, if any.
+    #[must_use]
+    pub fn torrent(&self) -> Option<TorrentId> {
+        match self {
+            Self::TorrentAdded { id, .. }
+            | Self::AlreadyDownloading { id, .. }
+            | Self::Checked { id, .. }
+            | Self::Completed { id }
+            | Self::Closed { id }
+            | Self::Error { id, .. } => Some(*id),
+            Self::Status(s) => Some(s.id),
+            Self::StartFailed { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TorrentAdded { id, save_path, .. } => {
+                write!(f, "New torrent {id} created in {}", save_path.display())
+            }
+            Self::AlreadyDownloading { id, .. } => write!(f, "Torrent {id} already downloading"),
+            Self::StartFailed { reason, .. } => write!(f, "Torrent start failed: {reason}"),
+            Self::Checked { id, complete, .. } => {
+                if *complete {
+                    write!(f, "Torrent {id} checked: complete, seeding")
+                } else {
+                    write!(f, "Torrent {id} checked: downloading")
+                }
+            }
+            Self::Status(s) => write!(f, "{s}"),
+            Self::Completed { id } => write!(f, "Torrent {id} completed"),
+            Self::Closed { id } => write!(f, "Torrent {id} closed"),
+            Self::Error { id, what, location } => {
+                write!(f, "Torrent {id} error: {what} ({location})")
+            }
+        }
+    }
+}
+
+/// What a torrent is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Activity {
+    /// Verifying existing data.
+    Checking,
+    /// Fetching missing pieces.
+    Downloading,
+    /// Complete; serving others.
+    Seeding,
+    /// Paused by the user (no connections).
+    Paused,
+    /// Stopped: closing.
+    Stopped,
+    /// Stopped by an error (see the last [`Event::Error`]).
+    Error,
+}
+
+impl fmt::Display for Activity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Checking => "checking",
+            Self::Downloading => "downloading",
+            Self::Seeding => "seeding",
+            Self::Paused => "paused",
+            Self::Stopped => "stopped",
+            Self::Error => "error",
+        })
+    }
+}
+
+/// The state of a torrent's trackers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrackerState {
+    /// The torrent has no trackers or trackers are off for it.
+    None,
+    /// No announce has finished yet.
+    Announcing,
+    /// The last announce succeeded.
+    Working,
+    /// The last announce failed (see [`TorrentStatus::tracker_error`]).
+    Failing,
+}
+
+impl fmt::Display for TrackerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::Announcing => "announcing",
+            Self::Working => "working",
+            Self::Failing => "failing",
+        })
+    }
+}
+
+/// A snapshot of one torrent (what Mainline reported, and a little more).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TorrentStatus {
+    /// The torrent.
+    pub id: TorrentId,
+    /// Its name.
+    pub name: String,
+    /// What it is doing.
+    pub activity: Activity,
+    /// Fraction of wanted bytes present and verified, `0.0..=1.0` (while checking: the fraction
+    /// of the data checked so far).
+    pub fraction_done: f64,
+    /// Wanted bytes present and verified.
+    pub have_bytes: u64,
+    /// Wanted bytes in total.
+    pub wanted_bytes: u64,
+    /// Payload download rate, bytes per second.
+    pub down_rate: u64,
+    /// Payload upload rate, bytes per second.
+    pub up_rate: u64,
+    /// Payload bytes received since the torrent was added.
+    pub downloaded: u64,
+    /// Payload bytes sent since the torrent was added.
+    pub uploaded: u64,
+    /// Estimated time to completion at the current rate (`None` when unknown or complete).
+    pub eta: Option<Duration>,
+    /// Peers connected (handshake done).
+    pub peers: u32,
+    /// Of those, peers that have every piece.
+    pub seeds: u32,
+    /// Seeds in the swarm according to the tracker.
+    pub swarm_seeds: Option<u32>,
+    /// Leechers in the swarm according to the tracker.
+    pub swarm_leechers: Option<u32>,
+    /// Distributed copies: how many complete copies the connected peers (and we) hold.
+    pub distributed_copies: f64,
+    /// Tracker state.
+    pub tracker: TrackerState,
+    /// The last tracker error, if any.
+    pub tracker_error: Option<String>,
+}
+
+impl TorrentStatus {
+    /// The fraction done as a whole percentage (rounded down, 100 only when complete).
+    #[must_use]
+    pub fn percent(&self) -> u32 {
+        // fraction_done is clamped to 0..=1, so this fits.
+        (self.fraction_done.clamp(0.0, 1.0) * 100.0).floor() as u32
+    }
+}
+
+impl fmt::Display for TorrentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Torrent {} status : {}%", self.id, self.percent())
+    }
+}

@@ -1,0 +1,78 @@
+//! Adapter: a parsed [`Metainfo`] turned into what the client needs (an engine [`Geometry`],
+//! the wire info-hash, trackers). Lives here until `freshet-engine` offers the conversion.
+
+use std::sync::Arc;
+
+use freshet_engine::{FileAttrs, FileSpec, Geometry, PieceHashes};
+use freshet_metainfo::{InfoHashV1, Metainfo, PieceIndex};
+
+/// Everything the client keeps about a torrent's metainfo.
+#[derive(Debug, Clone)]
+pub(crate) struct TorrentMeta {
+    pub(crate) name: String,
+    pub(crate) info_hash: InfoHashV1,
+    pub(crate) geometry: Arc<Geometry>,
+    #[allow(dead_code)] // Used by tracker announces (the next step).
+    pub(crate) trackers: Vec<Vec<String>>,
+}
+
+/// Largest `.torrent` accepted from a path or URL.
+pub(crate) const MAX_TORRENT_FILE: u64 = 10_000_000;
+
+impl TorrentMeta {
+    /// Parses `.torrent` bytes.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let m = Metainfo::from_bytes(bytes).map_err(|e| format!("invalid metainfo: {e}"))?;
+        Self::from_metainfo(&m)
+    }
+
+    fn from_metainfo(m: &Metainfo) -> Result<Self, String> {
+        let info_hash = m
+            .info_hashes
+            .wire_id()
+            .ok_or_else(|| "metainfo has no info-hash".to_owned())?;
+        if !m.info.has_v1_pieces() {
+            return Err("v2-only torrents are not supported yet (no SHA-1 piece hashes)".into());
+        }
+        let piece_len = u32::try_from(m.info.piece_length)
+            .map_err(|_| format!("piece length {} too large", m.info.piece_length))?;
+        let mut v1 = Vec::new();
+        for i in 0..m.info.piece_count {
+            let h = m
+                .info
+                .piece_hash(PieceIndex(i))
+                .ok_or_else(|| format!("missing hash for piece {i}"))?;
+            v1.push(h.0);
+        }
+        let files = m
+            .info
+            .files
+            .iter()
+            .map(|f| FileSpec {
+                path: f.path.clone(),
+                length: f.length,
+                attrs: FileAttrs {
+                    padding: f.attributes.padding,
+                    executable: f.attributes.executable,
+                    hidden: f.attributes.hidden,
+                    symlink: f.symlink_target.clone(),
+                },
+            })
+            .collect();
+        let geometry = Geometry::new(
+            piece_len,
+            files,
+            PieceHashes {
+                v1: Some(v1),
+                v2: None,
+            },
+        )
+        .map_err(|e| format!("invalid torrent layout: {e}"))?;
+        Ok(Self {
+            name: m.info.name.clone(),
+            info_hash,
+            geometry: Arc::new(geometry),
+            trackers: m.trackers.clone(),
+        })
+    }
+}

@@ -1,0 +1,194 @@
+//! The inbox: what a program asks the client to do ([`Request`]).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A torrent inside one client: a positive integer, allocated in sequence (1, 2, 3, ...) in the
+/// order the add replies are sent, never reused while the client runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TorrentId(pub u64);
+
+impl fmt::Display for TorrentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A caller's tag for an add request, echoed unchanged in the one reply it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A message to the client's inbox.
+///
+/// Requests are handled one at a time, in the order they were sent, as soon as they arrive
+/// (the network thread is woken; there is no wait for the next tick).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Request {
+    /// Start a torrent. Answered by exactly one of [`Event::TorrentAdded`],
+    /// [`Event::AlreadyDownloading`] or [`Event::StartFailed`], in the order the add requests
+    /// were sent, each echoing `request_id`.
+    ///
+    /// [`Event::TorrentAdded`]: crate::Event::TorrentAdded
+    /// [`Event::AlreadyDownloading`]: crate::Event::AlreadyDownloading
+    /// [`Event::StartFailed`]: crate::Event::StartFailed
+    AddTorrent {
+        /// Echoed in the reply.
+        request_id: Option<RequestId>,
+        /// Where the metainfo comes from.
+        source: TorrentSource,
+        /// Save directory and other per-torrent options.
+        options: AddOptions,
+    },
+    /// Stop a torrent and forget it. Answered by [`Event::Closed`] once its files are flushed
+    /// (and deleted, if asked), or by [`Event::Error`] if the id is unknown.
+    ///
+    /// [`Event::Closed`]: crate::Event::Closed
+    /// [`Event::Error`]: crate::Event::Error
+    CloseTorrent {
+        /// The torrent.
+        id: TorrentId,
+        /// Whether to delete the downloaded files too.
+        data: DataOnClose,
+    },
+    /// Connect to a peer for a torrent (a manual `ip:port`, no tracker needed).
+    AddPeer {
+        /// The torrent.
+        id: TorrentId,
+        /// The peer's listening address.
+        addr: SocketAddr,
+    },
+    /// Send a [`Event::Status`] for this torrent (or every torrent) now, without waiting for
+    /// the tick.
+    ///
+    /// [`Event::Status`]: crate::Event::Status
+    Status {
+        /// One torrent, or `None` for all.
+        id: Option<TorrentId>,
+    },
+}
+
+impl Request {
+    /// An add request with default options (save into the current directory) and no request id.
+    #[must_use]
+    pub fn add(source: TorrentSource) -> Self {
+        Self::AddTorrent {
+            request_id: None,
+            source,
+            options: AddOptions::default(),
+        }
+    }
+}
+
+/// Where the metainfo of an added torrent comes from.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TorrentSource {
+    /// The raw bytes of a `.torrent` file.
+    Bytes(Vec<u8>),
+    /// A `.torrent` file on disk (read on the network thread, at most 10 MB).
+    Path(PathBuf),
+    /// An `http://` URL of a `.torrent` (fetched on a worker thread, at most 10 MB).
+    Url(String),
+    /// A `magnet:` link (needs metadata exchange, BEP 9; not supported yet: start failed).
+    Magnet(String),
+}
+
+impl TorrentSource {
+    /// Guesses the kind of a command-line argument: `magnet:`, `http(s)://`, else a path.
+    #[must_use]
+    pub fn from_arg(arg: &str) -> Self {
+        if arg.starts_with("magnet:") {
+            Self::Magnet(arg.to_owned())
+        } else if arg.starts_with("http://") || arg.starts_with("https://") {
+            Self::Url(arg.to_owned())
+        } else {
+            Self::Path(PathBuf::from(arg))
+        }
+    }
+}
+
+impl fmt::Debug for TorrentSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Self::Path(p) => write!(f, "Path({})", p.display()),
+            Self::Url(u) => write!(f, "Url({u})"),
+            Self::Magnet(m) => write!(f, "Magnet({m})"),
+        }
+    }
+}
+
+/// Options for one added torrent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AddOptions {
+    /// The directory the torrent's file or folder is placed in (default `.`).
+    pub save_dir: PathBuf,
+    /// Peers to connect to straight away (as if sent with [`Request::AddPeer`]).
+    pub peers: Vec<SocketAddr>,
+    /// Whether to announce to the torrent's trackers (default yes).
+    pub trackers: UseTrackers,
+}
+
+impl Default for AddOptions {
+    fn default() -> Self {
+        Self {
+            save_dir: PathBuf::from("."),
+            peers: Vec::new(),
+            trackers: UseTrackers::Announce,
+        }
+    }
+}
+
+impl AddOptions {
+    /// Options saving into `dir`.
+    #[must_use]
+    pub fn save_to(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            save_dir: dir.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a peer to connect to at start.
+    #[must_use]
+    pub fn with_peer(mut self, addr: SocketAddr) -> Self {
+        self.peers.push(addr);
+        self
+    }
+
+    /// Sets whether trackers are used.
+    #[must_use]
+    pub fn with_trackers(mut self, trackers: UseTrackers) -> Self {
+        self.trackers = trackers;
+        self
+    }
+}
+
+/// Whether a torrent announces to its trackers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UseTrackers {
+    /// Announce to the trackers in the metainfo.
+    #[default]
+    Announce,
+    /// Never contact a tracker (manual peers only).
+    Never,
+}
+
+/// What happens to downloaded files when a torrent is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataOnClose {
+    /// Leave the files (and write resume data).
+    #[default]
+    Keep,
+    /// Delete the torrent's files (and its resume data).
+    Delete,
+}

@@ -1,0 +1,62 @@
+//! Where resume data lives, and reading and writing it.
+//!
+//! # Location and format
+//!
+//! One file per torrent, `<resume dir>/<info-hash hex>.resume`, where the resume dir is
+//! [`Config::resume_dir`](crate::Config::resume_dir) or, when that is `None`, `.freshet/`
+//! inside the torrent's save directory. The content is `freshet-engine`'s `ResumeRecord`
+//! (bencoded, format 1: verified pieces, stored blocks of unfinished pieces, size and mtime of
+//! every file, transfer totals), written atomically (temporary file, fsync, rename).
+//!
+//! It is written every [`Config::resume_interval`](crate::Config::resume_interval) for
+//! running torrents, when a torrent completes, when it is closed (after its files are
+//! flushed) and on shutdown; it is never written before the check of existing data has
+//! finished. On add, a record whose info-hash and piece count match is used: pieces of files
+//! whose size and mtime are unchanged are trusted, the rest are rechecked. Closing a torrent
+//! with `DataOnClose::Delete` removes the file.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use freshet_engine::{ResumeRecord, save_atomic};
+use freshet_metainfo::InfoHashV1;
+
+use super::torrent::Torrent;
+
+/// Largest resume file read.
+const MAX_RESUME_FILE: u64 = 64 * 1024 * 1024;
+
+/// Where the resume file of a torrent lives.
+pub(crate) fn path(resume_dir: Option<&Path>, save_dir: &Path, info_hash: &InfoHashV1) -> PathBuf {
+    let dir = resume_dir.map_or_else(|| save_dir.join(".freshet"), Path::to_path_buf);
+    dir.join(format!("{}.resume", info_hash.to_hex()))
+}
+
+/// Writes the resume file of `t` to `path` (creating the directory).
+pub(crate) fn save(t: &Torrent, path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    save_atomic(path, &t.resume_record().encode())
+}
+
+/// Reads the resume record at `path`, if there is a readable one.
+pub(crate) fn load(path: &Path) -> Option<ResumeRecord> {
+    let meta = fs::metadata(path).ok()?;
+    if meta.len() > MAX_RESUME_FILE {
+        return None;
+    }
+    let bytes = fs::read(path).ok()?;
+    match ResumeRecord::decode(&bytes) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!("ignoring resume data {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+/// Removes a resume file (after the data was deleted).
+pub(crate) fn remove(path: &Path) {
+    let _ = fs::remove_file(path);
+}

@@ -1,0 +1,525 @@
+//! One torrent inside the client: `freshet-engine`'s [`engine::Torrent`] state machine plus what
+//! only the client knows (metainfo, save directory, storage, peer addresses to dial, tracker
+//! state, rates). Engine actions are translated into driver [`Action`]s here.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use freshet_engine::{
+    self as engine, AnnounceEvent, DiskCompletion, DiskJob, FileStorage, Geometry, PeerInfo,
+    PeerKey, PieceSet, ResumeRecord, Start, Storage,
+};
+use freshet_peerwire::Message;
+
+use super::event::{Activity, Event, TorrentStatus, TrackerState};
+use super::meta::TorrentMeta;
+use super::request::TorrentId;
+
+/// Samples kept for the rates (one per housekeeping second).
+const RATE_WINDOW: usize = 5;
+
+/// Something the driver must do for a torrent.
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// Queue a message to a peer.
+    Send(PeerKey, Message),
+    /// Run a storage job.
+    Disk(DiskJob),
+    /// Close a peer connection (the engine already forgot it).
+    Disconnect(PeerKey, String),
+    /// Tell the trackers.
+    Announce(AnnounceEvent),
+    /// Write resume data now.
+    SaveResume,
+    /// Report an event.
+    Event(Event),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Checking { checked: u32, total: u32 },
+    Running,
+    Errored,
+    Closing,
+}
+
+/// A known peer address and when to try it next.
+#[derive(Debug, Clone, Copy)]
+struct AddrState {
+    next_try: Instant,
+    failures: u32,
+    connected: bool,
+}
+
+/// A rate over a sliding window of one-second samples of a growing total.
+#[derive(Debug, Default)]
+struct Rate {
+    last_total: u64,
+    samples: VecDeque<u64>,
+}
+
+impl Rate {
+    fn sample(&mut self, total: u64) {
+        self.samples
+            .push_back(total.saturating_sub(self.last_total));
+        self.last_total = total;
+        while self.samples.len() > RATE_WINDOW {
+            self.samples.pop_front();
+        }
+    }
+
+    fn per_second(&self) -> u64 {
+        if self.samples.is_empty() {
+            return 0;
+        }
+        self.samples.iter().sum::<u64>() / self.samples.len() as u64
+    }
+}
+
+/// One torrent inside the client.
+pub(crate) struct Torrent {
+    pub(crate) id: TorrentId,
+    pub(crate) meta: TorrentMeta,
+    pub(crate) save_dir: PathBuf,
+    pub(crate) storage: Arc<dyn Storage>,
+    /// Disk jobs submitted and not completed yet.
+    pub(crate) pending_jobs: u32,
+    pub(crate) tracker: TrackerState,
+    pub(crate) tracker_error: Option<String>,
+    pub(crate) swarm_seeds: Option<u32>,
+    pub(crate) swarm_leechers: Option<u32>,
+    engine: engine::Torrent,
+    phase: Phase,
+    addrs: BTreeMap<SocketAddr, AddrState>,
+    down: Rate,
+    up: Rate,
+    actions: VecDeque<Action>,
+    completed_sent: bool,
+    checked: bool,
+    /// What each connected peer says it has (for seed counts and distributed copies).
+    peer_sets: HashMap<PeerKey, PieceSet>,
+    base_downloaded: u64,
+    base_uploaded: u64,
+}
+
+impl Torrent {
+    /// A torrent saving under `save_dir`. `resume` is a decoded resume record, if one exists.
+    pub(crate) fn new(
+        id: TorrentId,
+        meta: TorrentMeta,
+        save_dir: PathBuf,
+        resume: Option<ResumeRecord>,
+        now: Instant,
+    ) -> Self {
+        let geometry = Arc::clone(&meta.geometry);
+        let storage: Arc<dyn Storage> =
+            Arc::new(FileStorage::new(save_dir.clone(), Arc::clone(&geometry)));
+        let stats: Vec<Option<engine::FileStat>> = (0..geometry.files().len())
+            .map(|i| storage.file_stat(i))
+            .collect();
+        let any_file = geometry
+            .files()
+            .iter()
+            .zip(&stats)
+            .any(|(f, s)| !f.is_padding() && s.is_some());
+        let start = match resume {
+            Some(record) => Start::Resume { record, stats },
+            None if any_file => Start::Recheck,
+            None => Start::Empty,
+        };
+        let mut config = engine::Config::default();
+        config.info_hash = Some(meta.info_hash);
+        // Loopback swarms and small swarms: more upload slots than the classic 4.
+        config.unchoke_slots = 8;
+        let engine = engine::Torrent::new(geometry, config, start, now);
+        let stats = engine.stats();
+        let phase = if engine.is_checking() {
+            Phase::Checking {
+                checked: 0,
+                total: engine.geometry().num_pieces(),
+            }
+        } else {
+            Phase::Running
+        };
+        let mut t = Self {
+            id,
+            meta,
+            save_dir,
+            storage,
+            pending_jobs: 0,
+            tracker: TrackerState::None,
+            tracker_error: None,
+            swarm_seeds: None,
+            swarm_leechers: None,
+            engine,
+            phase,
+            addrs: BTreeMap::new(),
+            down: Rate::default(),
+            up: Rate::default(),
+            actions: VecDeque::new(),
+            completed_sent: false,
+            checked: false,
+            peer_sets: HashMap::new(),
+            base_downloaded: stats.downloaded,
+            base_uploaded: stats.uploaded,
+        };
+        t.down.last_total = stats.downloaded;
+        t.up.last_total = stats.uploaded;
+        if phase == Phase::Running {
+            t.finish_check();
+        }
+        t.pump();
+        t
+    }
+
+    // ---- getters ----
+
+    /// The torrent's geometry.
+    pub(crate) fn geometry(&self) -> &Arc<Geometry> {
+        &self.meta.geometry
+    }
+
+    /// Whether the torrent accepts peers (checked, not closing or errored).
+    pub(crate) fn is_running(&self) -> bool {
+        self.phase == Phase::Running
+    }
+
+    /// Whether the check of existing data finished (resume data may be written).
+    pub(crate) fn is_checked(&self) -> bool {
+        self.checked
+    }
+
+    /// Whether every wanted piece is verified.
+    pub(crate) fn is_complete(&self) -> bool {
+        self.engine.is_complete()
+    }
+
+    /// Connected peers.
+    pub(crate) fn peer_count(&self) -> usize {
+        self.engine.stats().peers
+    }
+
+    /// Bytes of verified pieces.
+    pub(crate) fn have_bytes(&self) -> u64 {
+        let g = self.geometry();
+        self.engine
+            .have()
+            .iter()
+            .map(|p| u64::from(g.piece_size(p)))
+            .sum()
+    }
+
+    /// Bytes still missing.
+    #[allow(dead_code)] // Used by tracker announces (the next step).
+    pub(crate) fn left_bytes(&self) -> u64 {
+        self.geometry()
+            .total_len()
+            .saturating_sub(self.have_bytes())
+    }
+
+    /// Payload totals of this session (downloaded, uploaded).
+    pub(crate) fn session_totals(&self) -> (u64, u64) {
+        let s = self.engine.stats();
+        (
+            s.downloaded.saturating_sub(self.base_downloaded),
+            s.uploaded.saturating_sub(self.base_uploaded),
+        )
+    }
+
+    /// A resume record with current file stats (call after a flush for exact stats).
+    pub(crate) fn resume_record(&self) -> ResumeRecord {
+        let mut r = self.engine.resume_record();
+        r.capture_file_stats(self.storage.as_ref(), self.geometry());
+        r
+    }
+
+    /// The status record.
+    pub(crate) fn status(&self) -> TorrentStatus {
+        let total = self.geometry().total_len();
+        let have = self.have_bytes();
+        let frac = have as f64 / total.max(1) as f64;
+        let (activity, fraction) = match self.phase {
+            Phase::Checking { checked, total } => (
+                Activity::Checking,
+                f64::from(checked) / f64::from(total.max(1)),
+            ),
+            Phase::Running if self.is_complete() => (Activity::Seeding, 1.0),
+            Phase::Running => (Activity::Downloading, frac),
+            Phase::Errored => (Activity::Error, frac),
+            Phase::Closing => (Activity::Stopped, frac),
+        };
+        let down_rate = self.down.per_second();
+        let eta = (activity == Activity::Downloading && down_rate > 0)
+            .then(|| Duration::from_secs((total - have).div_ceil(down_rate)));
+        let (downloaded, uploaded) = self.session_totals();
+        let (peers, seeds, copies) = self.swarm_view();
+        TorrentStatus {
+            id: self.id,
+            name: self.meta.name.clone(),
+            activity,
+            fraction_done: fraction,
+            have_bytes: have,
+            wanted_bytes: total,
+            down_rate,
+            up_rate: self.up.per_second(),
+            downloaded,
+            uploaded,
+            eta,
+            peers,
+            seeds,
+            swarm_seeds: self.swarm_seeds,
+            swarm_leechers: self.swarm_leechers,
+            distributed_copies: copies,
+            tracker: self.tracker,
+            tracker_error: self.tracker_error.clone(),
+        }
+    }
+
+    /// (peers, seeds among them, distributed copies), from the piece sets peers announced.
+    fn swarm_view(&self) -> (u32, u32, f64) {
+        let n = self.geometry().num_pieces();
+        let peers = u32::try_from(self.peer_sets.len()).unwrap_or(u32::MAX);
+        let seeds = self.peer_sets.values().filter(|s| s.is_full()).count();
+        let mut min = u32::MAX;
+        let mut above = 0u32;
+        let avail: Vec<u32> = self
+            .geometry()
+            .pieces()
+            .map(|p| {
+                let others = self.peer_sets.values().filter(|s| s.contains(p)).count();
+                u32::try_from(others).unwrap_or(u32::MAX)
+                    + u32::from(self.engine.have().contains(p))
+            })
+            .collect();
+        for &a in &avail {
+            min = min.min(a);
+        }
+        for &a in &avail {
+            if a > min {
+                above += 1;
+            }
+        }
+        let copies = if n == 0 {
+            0.0
+        } else {
+            f64::from(min) + f64::from(above) / f64::from(n)
+        };
+        (peers, u32::try_from(seeds).unwrap_or(u32::MAX), copies)
+    }
+
+    // ---- commands ----
+
+    /// Adds a peer address to dial.
+    pub(crate) fn add_addr(&mut self, now: Instant, addr: SocketAddr) {
+        self.addrs.entry(addr).or_insert(AddrState {
+            next_try: now,
+            failures: 0,
+            connected: false,
+        });
+    }
+
+    /// The next address to dial now (marked as connected until [`Self::addr_failed`]).
+    pub(crate) fn next_dial(&mut self, now: Instant) -> Option<SocketAddr> {
+        if !self.is_running() || self.is_complete() {
+            return None;
+        }
+        let (addr, st) = self
+            .addrs
+            .iter_mut()
+            .find(|(_, s)| !s.connected && s.next_try <= now)?;
+        st.connected = true;
+        Some(*addr)
+    }
+
+    /// A dial or connection to `addr` ended: try again later, backing off exponentially.
+    pub(crate) fn addr_failed(&mut self, now: Instant, addr: SocketAddr) {
+        if let Some(st) = self.addrs.get_mut(&addr) {
+            st.connected = false;
+            st.failures = st.failures.saturating_add(1);
+            let secs = 2u64.saturating_pow(st.failures.min(8)).min(300);
+            st.next_try = now + Duration::from_secs(secs);
+        }
+    }
+
+    /// An outgoing connection to `addr` completed its handshake.
+    pub(crate) fn addr_connected(&mut self, addr: SocketAddr) {
+        if let Some(st) = self.addrs.get_mut(&addr) {
+            st.connected = true;
+            st.failures = 0;
+        }
+    }
+
+    /// Starts closing: the engine drops every peer, flushes and announces `stopped`.
+    pub(crate) fn begin_close(&mut self, now: Instant) {
+        if self.phase == Phase::Closing {
+            return;
+        }
+        self.phase = Phase::Closing;
+        self.engine.shutdown(now);
+        self.pump();
+    }
+
+    /// Registers a handshaken peer with the engine.
+    pub(crate) fn add_peer(
+        &mut self,
+        now: Instant,
+        info: PeerInfo,
+    ) -> Result<PeerKey, engine::AddPeerError> {
+        let r = self.engine.add_peer(now, info);
+        if let Ok(k) = r {
+            self.peer_sets
+                .insert(k, PieceSet::new(self.geometry().num_pieces()));
+        }
+        self.pump();
+        r
+    }
+
+    // ---- inputs ----
+
+    /// A peer's connection is gone.
+    pub(crate) fn handle_peer_gone(&mut self, now: Instant, peer: PeerKey) {
+        self.peer_sets.remove(&peer);
+        self.engine.handle_peer_closed(now, peer);
+        self.pump();
+    }
+
+    /// A message from a peer.
+    pub(crate) fn handle_message(&mut self, now: Instant, peer: PeerKey, msg: Message) {
+        let n = self.geometry().num_pieces();
+        if let Some(set) = self.peer_sets.get_mut(&peer) {
+            match &msg {
+                Message::Have(p) if p.0 < n => {
+                    set.insert(*p);
+                }
+                Message::Bitfield(bf) => {
+                    if let Some(s) = PieceSet::from_bitfield_bytes(bf.as_wire(), n) {
+                        *set = s;
+                    }
+                }
+                Message::HaveAll => *set = PieceSet::full(n),
+                _ => {}
+            }
+        }
+        self.engine.handle_message(now, peer, msg);
+        self.pump();
+    }
+
+    /// A disk or hash job finished.
+    pub(crate) fn handle_disk(&mut self, now: Instant, done: DiskCompletion) {
+        self.pending_jobs = self.pending_jobs.saturating_sub(1);
+        self.engine.handle_disk(now, done);
+        self.pump();
+    }
+
+    /// Runs the engine's timers if due.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if self.engine.poll_timeout().is_some_and(|t| t <= now) {
+            self.engine.handle_timeout(now);
+            self.pump();
+        }
+    }
+
+    /// Once a second: rate samples.
+    pub(crate) fn handle_housekeeping(&mut self, now: Instant) {
+        let s = self.engine.stats();
+        self.down.sample(s.downloaded);
+        self.up.sample(s.uploaded);
+        self.handle_timeout(now);
+    }
+
+    /// When the engine next wants [`Self::handle_timeout`].
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.engine.poll_timeout()
+    }
+
+    /// Takes the next action, if any.
+    #[must_use]
+    pub(crate) fn poll_action(&mut self) -> Option<Action> {
+        let a = self.actions.pop_front();
+        if let Some(Action::Disk(_)) = &a {
+            self.pending_jobs += 1;
+        }
+        a
+    }
+
+    // ---- private helpers ----
+
+    /// Moves the engine's actions into ours, translating events.
+    fn pump(&mut self) {
+        while let Some(a) = self.engine.poll_action() {
+            match a {
+                engine::Action::Send { peer, message } => {
+                    self.actions.push_back(Action::Send(peer, message));
+                }
+                engine::Action::Disconnect { peer, reason } => {
+                    self.peer_sets.remove(&peer);
+                    self.actions
+                        .push_back(Action::Disconnect(peer, reason.to_string()));
+                }
+                engine::Action::Disk(job) => self.actions.push_back(Action::Disk(job)),
+                engine::Action::Announce(ev) => self.actions.push_back(Action::Announce(ev)),
+                engine::Action::Event(e) => self.on_engine_event(e),
+                _ => {}
+            }
+        }
+    }
+
+    fn on_engine_event(&mut self, e: engine::Event) {
+        match e {
+            engine::Event::CheckProgress { checked, total } => {
+                if let Phase::Checking { .. } = self.phase {
+                    self.phase = Phase::Checking { checked, total };
+                }
+            }
+            engine::Event::CheckFinished { .. } => {
+                if let Phase::Checking { .. } = self.phase {
+                    self.phase = Phase::Running;
+                }
+                self.finish_check();
+            }
+            engine::Event::Completed => {
+                if !self.completed_sent {
+                    self.completed_sent = true;
+                    self.actions
+                        .push_back(Action::Event(Event::Completed { id: self.id }));
+                }
+                self.actions.push_back(Action::SaveResume);
+            }
+            engine::Event::StorageFailed(what) => {
+                if self.phase != Phase::Closing {
+                    self.phase = Phase::Errored;
+                }
+                self.actions.push_back(Action::Event(Event::Error {
+                    id: self.id,
+                    what: format!("storage failed: {what}"),
+                    location: self.save_dir.join(&self.meta.name).display().to_string(),
+                }));
+            }
+            engine::Event::ResumeDue => self.actions.push_back(Action::SaveResume),
+            engine::Event::HashFailed { piece, .. } => {
+                tracing::warn!(torrent = %self.id, %piece, "piece failed its hash check");
+            }
+            engine::Event::PeerBanned(peer) => {
+                tracing::warn!(torrent = %self.id, %peer, "peer banned for corrupt data");
+            }
+            _ => {}
+        }
+    }
+
+    fn finish_check(&mut self) {
+        if self.checked {
+            return;
+        }
+        self.checked = true;
+        let complete = self.is_complete();
+        self.completed_sent = complete;
+        self.actions.push_back(Action::Event(Event::Checked {
+            id: self.id,
+            have_bytes: self.have_bytes(),
+            complete,
+        }));
+    }
+}
