@@ -1,4 +1,5 @@
-//! serde `Deserializer` over a decoded [`Value`] tree (feature `serde`).
+//! serde `Deserializer` over an already decoded [`Value`] tree (feature `serde`); see
+//! `de_bytes` for the streaming one behind `from_bytes`.
 //!
 //! Byte strings are handed to visitors as borrowed `&'de [u8]` / `&'de str`, so
 //! `#[derive(Deserialize)]` structs can hold `&[u8]` and `&str` fields that point into the
@@ -9,18 +10,8 @@ use std::fmt::{self, Display};
 use serde::de::{self, DeserializeSeed, Visitor};
 use serde::forward_to_deserialize_any;
 
-use crate::decode::decode;
 use crate::error::{Error, ErrorKind};
 use crate::value::{Dict, List, OwnedValue, Value};
-
-/// Decodes `input` (strictly, default limits, no trailing bytes) into a `T`.
-///
-/// # Errors
-/// Decoding errors, and type mismatches reported by `T` with their offset and path.
-pub fn from_bytes<'de, T: de::Deserialize<'de>>(input: &'de [u8]) -> Result<T, Error> {
-    let value = decode(input)?;
-    from_value(&value)
-}
 
 /// Deserializes a `T` from an already decoded value (for example one sub-dictionary).
 /// Offsets in errors are exact for containers and byte strings; an integer reports the offset
@@ -382,8 +373,8 @@ impl<'v, 'de> de::MapAccess<'de> for MapAccess<'v, 'de> {
 }
 
 /// Dictionary keys: strings when UTF-8, else bytes.
-struct KeyDeserializer<'de> {
-    key: &'de [u8],
+pub(crate) struct KeyDeserializer<'de> {
+    pub(crate) key: &'de [u8],
 }
 
 impl<'de> de::Deserializer<'de> for KeyDeserializer<'de> {

@@ -70,21 +70,10 @@ impl DecodeOptions {
     /// # Errors
     /// Any violation of the grammar or of these limits, with its byte offset.
     pub fn decode_prefix<'a>(&self, input: &'a [u8]) -> Result<(Value<'a>, usize), Error> {
-        let mut parser = Parser {
-            input,
-            depth_left: self.max_depth.min(Self::MAX_DEPTH_CEILING),
-            items_left: self.max_items,
-            list_scratch: Vec::new(),
-            dict_scratch: Vec::new(),
-        };
+        let mut parser = Parser::new(input, *self);
         match parser.value(input) {
             Ok((rest, value)) => Ok((value, input.len() - rest.len())),
-            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
-                Err(Error::new(e.kind, input.len() - e.rest_len))
-            }
-            // Only complete parsers are used, so nom never asks for more input; report it as
-            // the end of input should that ever change.
-            Err(nom::Err::Incomplete(_)) => Err(Error::new(ErrorKind::UnexpectedEof, input.len())),
+            Err(e) => Err(to_error(input, e)),
         }
     }
 }
@@ -98,15 +87,27 @@ impl Default for DecodeOptions {
     }
 }
 
+/// Converts a nom error into an [`Error`] with the offset in `input`.
+pub(crate) fn to_error(input: &[u8], e: nom::Err<PError>) -> Error {
+    match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => {
+            Error::new(e.kind, input.len().saturating_sub(e.rest_len))
+        }
+        // Only complete parsers are used, so nom never asks for more input; report it as the
+        // end of input should that ever change.
+        nom::Err::Incomplete(_) => Error::new(ErrorKind::UnexpectedEof, input.len()),
+    }
+}
+
 /// The nom error type: our kind plus how much input was left where it happened.
 #[derive(Debug)]
-struct PError {
-    kind: ErrorKind,
-    rest_len: usize,
+pub(crate) struct PError {
+    pub(crate) kind: ErrorKind,
+    pub(crate) rest_len: usize,
 }
 
 impl PError {
-    fn at(rest: &[u8], kind: ErrorKind) -> nom::Err<Self> {
+    pub(crate) fn at(rest: &[u8], kind: ErrorKind) -> nom::Err<Self> {
         nom::Err::Failure(Self {
             kind,
             rest_len: rest.len(),
@@ -114,7 +115,7 @@ impl PError {
     }
 
     /// "Unexpected end" on empty input, else "unexpected byte".
-    fn unexpected(rest: &[u8]) -> nom::Err<Self> {
+    pub(crate) fn unexpected(rest: &[u8]) -> nom::Err<Self> {
         match rest.first() {
             None => Self::at(rest, ErrorKind::UnexpectedEof),
             Some(&b) => Self::at(rest, ErrorKind::UnexpectedByte(b)),
@@ -139,23 +140,33 @@ impl ParseError<&[u8]> for PError {
     }
 }
 
-type PResult<'a, T> = IResult<&'a [u8], T, PError>;
+pub(crate) type PResult<'a, T> = IResult<&'a [u8], T, PError>;
 
 /// Decoder state for one call: limits left and the scratch stacks containers collect into.
-struct Parser<'a> {
+pub(crate) struct Parser<'a> {
     input: &'a [u8],
-    depth_left: usize,
-    items_left: usize,
+    pub(crate) depth_left: usize,
+    pub(crate) items_left: usize,
     list_scratch: Vec<Value<'a>>,
     dict_scratch: Vec<(&'a [u8], Value<'a>)>,
 }
 
 impl<'a> Parser<'a> {
+    pub(crate) fn new(input: &'a [u8], opts: DecodeOptions) -> Self {
+        Parser {
+            input,
+            depth_left: opts.max_depth.min(DecodeOptions::MAX_DEPTH_CEILING),
+            items_left: opts.max_items,
+            list_scratch: Vec::new(),
+            dict_scratch: Vec::new(),
+        }
+    }
+
     fn offset_of(&self, rest: &[u8]) -> usize {
         self.input.len() - rest.len()
     }
 
-    fn count_item(&mut self, at: &'a [u8]) -> Result<(), nom::Err<PError>> {
+    pub(crate) fn count_item(&mut self, at: &'a [u8]) -> Result<(), nom::Err<PError>> {
         if self.items_left == 0 {
             return Err(PError::at(at, ErrorKind::ItemLimit));
         }
@@ -164,7 +175,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `value := int | bytes | list | dict`, dispatched on the first byte.
-    fn value(&mut self, i: &'a [u8]) -> PResult<'a, Value<'a>> {
+    pub(crate) fn value(&mut self, i: &'a [u8]) -> PResult<'a, Value<'a>> {
         self.count_item(i)?;
         match i.first() {
             Some(b'i') => {
@@ -181,7 +192,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn enter(&mut self, at: &'a [u8]) -> Result<(), nom::Err<PError>> {
+    pub(crate) fn enter(&mut self, at: &'a [u8]) -> Result<(), nom::Err<PError>> {
         if self.depth_left == 0 {
             return Err(PError::at(at, ErrorKind::DepthLimit));
         }
@@ -209,7 +220,7 @@ impl<'a> Parser<'a> {
         }
         let rest = &i[1..];
         self.depth_left += 1;
-        let items: Vec<Value<'a>> = self.list_scratch.drain(mark..).collect();
+        let items = self.list_scratch.split_off(mark);
         let used = start.len() - rest.len();
         Ok((
             rest,
@@ -258,7 +269,7 @@ impl<'a> Parser<'a> {
         }
         let rest = &i[1..];
         self.depth_left += 1;
-        let entries: Vec<(&'a [u8], Value<'a>)> = self.dict_scratch.drain(mark..).collect();
+        let entries = self.dict_scratch.split_off(mark);
         if !sorted {
             self.check_duplicates(&entries)?;
         }
@@ -299,7 +310,7 @@ impl<'a> Parser<'a> {
 }
 
 /// The body of an integer after the `i`: `'0' | '-'? [1-9][0-9]*` then `e`.
-fn integer(i: &[u8]) -> PResult<'_, i64> {
+pub(crate) fn integer(i: &[u8]) -> PResult<'_, i64> {
     let (negative, digits_at) = match i.first() {
         Some(b'-') => (true, &i[1..]),
         _ => (false, i),
@@ -337,7 +348,8 @@ fn integer(i: &[u8]) -> PResult<'_, i64> {
 }
 
 /// `bytes := ('0' | [1-9][0-9]*) ':' <len bytes>`; the caller saw a digit first.
-fn byte_string(i: &[u8]) -> PResult<'_, &[u8]> {
+#[inline]
+pub(crate) fn byte_string(i: &[u8]) -> PResult<'_, &[u8]> {
     let n = i.iter().take_while(|b| b.is_ascii_digit()).count();
     if n > 1 && i[0] == b'0' {
         return Err(PError::at(i, ErrorKind::LeadingZero));

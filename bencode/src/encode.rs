@@ -67,7 +67,14 @@ impl Value<'_> {
     /// [`is_canonical`](Value::is_canonical) is true this equals the input bytes it came from.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        // Sorting keys never changes the length, so a container's input span is exact.
+        let capacity = match self {
+            Value::Int(_) => 22,
+            Value::Bytes(b) => b.len() + 21,
+            Value::List(l) => l.raw().len(),
+            Value::Dict(d) => d.raw().len(),
+        };
+        let mut out = Vec::with_capacity(capacity);
         self.encode_into(&mut out);
         out
     }
@@ -164,6 +171,9 @@ impl DictBuilder {
 /// Where encoded bytes go.
 trait Sink {
     fn put(&mut self, b: &[u8]);
+    fn put_byte(&mut self, b: u8) {
+        self.put(&[b]);
+    }
 }
 
 struct BufSink<'b, B: BufMut>(&'b mut B);
@@ -172,6 +182,11 @@ impl<B: BufMut> Sink for BufSink<'_, B> {
     #[inline]
     fn put(&mut self, b: &[u8]) {
         self.0.put_slice(b);
+    }
+
+    #[inline]
+    fn put_byte(&mut self, b: u8) {
+        self.0.put_u8(b);
     }
 }
 
@@ -245,19 +260,19 @@ fn encode_owned(v: &OwnedValue, out: &mut impl Sink) {
         OwnedValue::Int(i) => put_int(out, *i),
         OwnedValue::Bytes(b) => put_bytes(out, b),
         OwnedValue::List(l) => {
-            out.put(b"l");
+            out.put_byte(b'l');
             for item in l {
                 encode_owned(item, out);
             }
-            out.put(b"e");
+            out.put_byte(b'e');
         }
         OwnedValue::Dict(d) => {
-            out.put(b"d");
+            out.put_byte(b'd');
             for (k, v) in d {
                 put_bytes(out, k);
                 encode_owned(v, out);
             }
-            out.put(b"e");
+            out.put_byte(b'e');
         }
     }
 }
@@ -267,14 +282,14 @@ fn encode_borrowed(v: &Value<'_>, out: &mut impl Sink) {
         Value::Int(i) => put_int(out, *i),
         Value::Bytes(b) => put_bytes(out, b),
         Value::List(l) => {
-            out.put(b"l");
+            out.put_byte(b'l');
             for item in l.iter() {
                 encode_borrowed(item, out);
             }
-            out.put(b"e");
+            out.put_byte(b'e');
         }
         Value::Dict(d) => {
-            out.put(b"d");
+            out.put_byte(b'd');
             if d.sorted {
                 for (k, v) in d.iter() {
                     put_bytes(out, k);
@@ -288,7 +303,7 @@ fn encode_borrowed(v: &Value<'_>, out: &mut impl Sink) {
                     encode_borrowed(v, out);
                 }
             }
-            out.put(b"e");
+            out.put_byte(b'e');
         }
     }
 }
@@ -331,12 +346,16 @@ fn format_len(buf: &mut [u8; 21], len: usize) -> &[u8] {
     &buf[pos..]
 }
 
+/// Encoded length of `i<v>e`.
 fn int_len(v: i64) -> usize {
-    let mut buf = [0u8; 22];
-    format_int(&mut buf, v).len()
+    2 + usize::from(v < 0) + decimal_digits(v.unsigned_abs())
 }
 
+/// Encoded length of `<len>:<b>`.
 fn bytes_len(b: &[u8]) -> usize {
-    let mut buf = [0u8; 21];
-    format_len(&mut buf, b.len()).len() + b.len()
+    decimal_digits(b.len() as u64) + 1 + b.len()
+}
+
+fn decimal_digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }

@@ -35,16 +35,16 @@ impl Error {
         }
     }
 
-    /// Sets offset and path unless an inner value already set them.
+    /// Sets the offset and the path, each unless an inner value already set it.
     #[cfg(feature = "serde")]
     pub(crate) fn locate(mut self, offset: usize, path: impl FnOnce() -> String) -> Self {
         if self.location.0.is_none() {
             self.location = Location(Some(offset));
-            if self.path.0.is_none() {
-                let p = path();
-                if !p.is_empty() {
-                    self.path = ErrorPath(Some(p.into_boxed_str()));
-                }
+        }
+        if self.path.0.is_none() {
+            let p = path();
+            if !p.is_empty() {
+                self.path = ErrorPath(Some(p.into_boxed_str()));
             }
         }
         self

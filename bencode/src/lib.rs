@@ -44,7 +44,12 @@ pub use decode::{DecodeOptions, decode, decode_prefix};
 #[cfg(feature = "serde")]
 mod de;
 #[cfg(feature = "serde")]
-pub use de::{from_bytes, from_value};
+pub use de::from_value;
+
+#[cfg(feature = "serde")]
+mod de_bytes;
+#[cfg(feature = "serde")]
+pub use de_bytes::{from_bytes, from_bytes_with};
 
 mod encode;
 pub use encode::{DictBuilder, write_bytes, write_int};

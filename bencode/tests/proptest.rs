@@ -98,6 +98,17 @@ proptest! {
                 prop_assert!(decode(&bytes).is_err());
             }
         }
+        // The streaming serde deserializer accepts exactly what `decode` accepts.
+        let full = decode(&bytes);
+        let streamed = freshet_bencode::from_bytes::<OwnedValue>(&bytes);
+        prop_assert_eq!(streamed.is_ok(), full.is_ok());
+        if let (Ok(s), Ok(v)) = (&streamed, &full) {
+            prop_assert_eq!(s, &v.to_owned_value());
+        }
+        prop_assert_eq!(
+            freshet_bencode::from_bytes::<serde::de::IgnoredAny>(&bytes).is_ok(),
+            full.is_ok()
+        );
         let tight = DecodeOptions { max_depth: 2, max_items: 5 };
         if let Ok((v, used)) = tight.decode_prefix(&bytes) {
             prop_assert!(used <= bytes.len());

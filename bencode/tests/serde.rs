@@ -240,3 +240,98 @@ fn owned_value_and_value_serde() {
     let unsorted = decode(b"d1:bi1e1:ai2ee").unwrap();
     assert_eq!(to_bytes(&unsorted).unwrap(), b"d1:ai2e1:bi1ee");
 }
+
+#[test]
+fn streaming_deserializer_is_as_strict_as_decode() {
+    #[derive(Debug, Deserialize)]
+    struct OnlyA {
+        #[allow(dead_code)]
+        a: i64,
+    }
+    // Problems inside fields the type ignores are still errors.
+    for (bad, kind) in [
+        (&b"d1:ai1e1:bi01ee"[..], ErrorKind::LeadingZero),
+        (b"d1:ai1e1:bd1:xi1e1:xi2eee", ErrorKind::DuplicateKey),
+        (b"d1:ai1e1:ai2ee", ErrorKind::DuplicateKey),
+        (b"d1:bi1e1:ai1e1:bi2ee", ErrorKind::DuplicateKey),
+        (b"d1:ai1e1:be", ErrorKind::UnexpectedByte(b'e')),
+        (b"d1:ai1eei0e", ErrorKind::TrailingBytes),
+        (b"d1:ai1ei1ei2ee", ErrorKind::KeyNotBytes),
+    ] {
+        assert_eq!(
+            from_bytes::<OnlyA>(bad).unwrap_err().kind(),
+            &kind,
+            "{}",
+            bad.escape_ascii()
+        );
+        assert!(decode(bad).is_err());
+    }
+    // Unsorted but valid input is accepted, as by `decode`.
+    assert_eq!(from_bytes::<OnlyA>(b"d1:bi1e1:ai2ee").unwrap().a, 2);
+    // Limits apply.
+    let opts = freshet_bencode::DecodeOptions {
+        max_depth: 1,
+        ..Default::default()
+    };
+    let e = freshet_bencode::from_bytes_with::<OwnedValue>(b"lle", opts).unwrap_err();
+    assert_eq!((e.kind(), e.offset()), (&ErrorKind::DepthLimit, 1));
+    let mut bomb = vec![b'l'; 100_000];
+    bomb.extend(std::iter::repeat_n(b'e', 100_000));
+    assert_eq!(
+        from_bytes::<serde::de::IgnoredAny>(&bomb)
+            .unwrap_err()
+            .kind(),
+        &ErrorKind::DepthLimit
+    );
+    // Tuples shorter than the list: the rest is validated and skipped.
+    assert_eq!(from_bytes::<(i64,)>(b"li1ei2ee").unwrap(), (1,));
+    assert_eq!(
+        from_bytes::<(i64,)>(b"li1ei02ee").unwrap_err().kind(),
+        &ErrorKind::LeadingZero
+    );
+}
+
+#[test]
+fn tree_and_streaming_deserializers_agree_on_real_torrents() {
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Meta<'a> {
+        #[serde(borrow)]
+        announce: Option<&'a str>,
+        #[serde(borrow)]
+        info: InfoLite<'a>,
+    }
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct InfoLite<'a> {
+        #[serde(borrow, with = "serde_bytes")]
+        name: &'a [u8],
+        #[serde(rename = "piece length")]
+        piece_length: i64,
+        #[serde(borrow, with = "serde_bytes")]
+        pieces: &'a [u8],
+        length: Option<i64>,
+        files: Option<Vec<OwnedValue>>,
+    }
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/testdata/anacrolix-torrent/testdata"
+    );
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let Ok((value, used)) = freshet_bencode::decode_prefix(&bytes) else {
+            continue;
+        };
+        let streamed = from_bytes::<Meta<'_>>(&bytes[..used]);
+        let tree = from_value::<Meta<'_>>(&value);
+        match (streamed, tree) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a, b, "{}", path.display());
+                n += 1;
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => panic!("{}: {a:?} vs {b:?}", path.display()),
+        }
+    }
+    assert!(n >= 5, "{n}");
+}

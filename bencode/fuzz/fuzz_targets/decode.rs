@@ -5,11 +5,15 @@
 //!   equals the input bytes whenever the value reports `is_canonical`;
 //! - the owned copy encodes to the same bytes and `encoded_len` is exact;
 //! - container spans (`raw`, `offset`) point at the right input bytes;
-//! - serde into `OwnedValue` agrees with the `Value` tree.
+//! - serde: the streaming `from_bytes` accepts exactly what `decode` accepts (also when the
+//!   target ignores everything) and agrees with the tree; `from_value` agrees too.
 #![no_main]
 
-use freshet_bencode::{DecodeOptions, OwnedValue, Value, decode, decode_prefix, from_bytes};
+use freshet_bencode::{
+    DecodeOptions, OwnedValue, Value, decode, decode_prefix, from_bytes, from_value,
+};
 use libfuzzer_sys::fuzz_target;
+use serde::de::IgnoredAny;
 
 fuzz_target!(|data: &[u8]| {
     let full = decode(data);
@@ -28,18 +32,26 @@ fuzz_target!(|data: &[u8]| {
             }
             assert_eq!(owned.encode(), encoded);
             assert_eq!(owned.encoded_len(), encoded.len());
-            if used == data.len() {
-                let via_serde: OwnedValue = from_bytes(data).expect("serde agrees with decode");
-                assert_eq!(via_serde, owned);
-            }
+            let from_tree: OwnedValue = from_value(&value).expect("tree deserializer");
+            assert_eq!(from_tree, owned);
         }
         Err(e) => {
             assert!(e.offset() <= data.len());
             assert!(full.is_err());
         }
     }
+    // The streaming serde deserializer accepts exactly what `decode` accepts.
+    let streamed = from_bytes::<OwnedValue>(data);
+    assert_eq!(streamed.is_ok(), full.is_ok());
+    if let (Ok(s), Ok(v)) = (&streamed, &full) {
+        assert_eq!(s, &v.to_owned_value());
+    }
+    assert_eq!(from_bytes::<IgnoredAny>(data).is_ok(), full.is_ok());
     // Tight limits must only ever turn successes into errors, never panic.
-    let tight = DecodeOptions { max_depth: 3, max_items: 16 };
+    let tight = DecodeOptions {
+        max_depth: 3,
+        max_items: 16,
+    };
     if let Ok((_, used)) = tight.decode_prefix(data) {
         assert!(used <= data.len());
         assert!(decode_prefix(data).is_ok());
