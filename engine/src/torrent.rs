@@ -1119,7 +1119,9 @@ impl Torrent {
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
         if p.peer_choking {
-            if p.allowed_fast_in.is_empty() {
+            // Allowed-fast pieces are arbitrary; in sequential (streaming) mode they would
+            // complete out of order, so we wait for an unchoke instead.
+            if p.allowed_fast_in.is_empty() || self.tracker.order_mode == PickOrder::Sequential {
                 self.scratch = out;
                 return;
             }

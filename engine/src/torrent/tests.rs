@@ -1,1 +1,594 @@
+use std::net::Ipv4Addr;
 
+use super::*;
+use crate::{FileSpec, MemoryStorage, PieceHashes, Storage, run_job, sha1_blocks};
+
+const PL: u32 = 32768;
+
+/// Three pieces of 32 KiB (two blocks each; the last piece is 20000 bytes).
+fn setup() -> (Arc<Geometry>, Bytes) {
+    let total = 2 * PL as usize + 20000;
+    let data: Vec<u8> = (0..total).map(|i| (i * 7 % 251) as u8).collect();
+    let data = Bytes::from(data);
+    let hashes = data
+        .chunks(PL as usize)
+        .map(|c| sha1_blocks(&[Bytes::copy_from_slice(c)]))
+        .collect();
+    let g = Geometry::new(
+        PL,
+        vec![FileSpec::new(&["f.bin"], total as u64)],
+        PieceHashes {
+            v1: Some(hashes),
+            v2: None,
+        },
+    )
+    .unwrap();
+    (Arc::new(g), data)
+}
+
+fn config() -> Config {
+    Config {
+        rng_seed: Some([9; 32]),
+        info_hash: Some(InfoHashV1([1; 20])),
+        initial_random_pieces: 0,
+        ..Config::default()
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // Tests need one real Instant; only offsets are used.
+fn t0() -> Instant {
+    Instant::now()
+}
+
+fn fast_peer(last_octet: u8) -> PeerInfo {
+    PeerInfo {
+        addr: Some(SocketAddr::from((
+            Ipv4Addr::new(10, 0, 0, last_octet),
+            6881,
+        ))),
+        id: Some(PeerId([last_octet; 20])),
+        fast: FastExtension::Enabled,
+        reqq: None,
+    }
+}
+
+/// Drains actions, running disk jobs on `storage` and feeding completions back; returns
+/// everything else in order.
+fn drive(t: &mut Torrent, storage: &dyn Storage, now: Instant) -> Vec<Action> {
+    let mut out = Vec::new();
+    for _ in 0..10_000 {
+        let Some(a) = t.poll_action() else {
+            return out;
+        };
+        match a {
+            Action::Disk(job) => {
+                let c = run_job(storage, &Arc::clone(t.geometry()), job);
+                t.handle_disk(now, c);
+            }
+            other => out.push(other),
+        }
+    }
+    panic!("actions never ran dry");
+}
+
+fn sends_to(actions: &[Action], peer: PeerKey) -> Vec<Message> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { peer: p, message } if *p == peer => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn requests(msgs: &[Message]) -> Vec<BlockRef> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            Message::Request(b) => Some(*b),
+            _ => None,
+        })
+        .collect()
+}
+
+fn piece_msg(data: &Bytes, b: BlockRef) -> Message {
+    let start = b.piece.as_usize() * PL as usize + b.offset as usize;
+    Message::Piece {
+        piece: b.piece,
+        offset: b.offset,
+        data: data.slice(start..start + b.len as usize),
+    }
+}
+
+#[test]
+fn new_torrent_announces_started_and_arms_timers() {
+    let (g, _) = setup();
+    let now = t0();
+    let mut t = Torrent::new(g, config(), Start::Empty, now);
+    assert!(matches!(
+        t.poll_action(),
+        Some(Action::Announce(AnnounceEvent::Started))
+    ));
+    assert!(t.poll_action().is_none());
+    assert_eq!(t.poll_timeout(), Some(now + Duration::from_secs(1)));
+    // Spurious timeouts are harmless.
+    t.handle_timeout(now);
+    assert!(t.poll_action().is_none());
+}
+
+#[test]
+fn first_message_to_a_fast_peer_is_have_none_then_allowed_fast() {
+    let (g, _) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut t = Torrent::new(g, config(), Start::Empty, now);
+    drive(&mut t, &st, now);
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    let msgs = sends_to(&drive(&mut t, &st, now), k);
+    assert_eq!(msgs[0], Message::HaveNone);
+    assert!(
+        msgs[1..]
+            .iter()
+            .all(|m| matches!(m, Message::AllowedFast(_)))
+    );
+    assert_eq!(
+        msgs.len(),
+        1 + 3,
+        "allowed-fast set is capped at the piece count"
+    );
+}
+
+#[test]
+fn downloads_verifies_and_announces_a_piece() {
+    let (g, data) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut t = Torrent::new(Arc::clone(&g), config(), Start::Empty, now);
+    drive(&mut t, &st, now);
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, k, Message::HaveAll);
+    let msgs = sends_to(&drive(&mut t, &st, now), k);
+    assert_eq!(msgs, vec![Message::Interested], "no requests while choked");
+    t.handle_message(now, k, Message::Unchoke);
+    let reqs = requests(&sends_to(&drive(&mut t, &st, now), k));
+    assert_eq!(
+        reqs.len(),
+        6,
+        "every block of the torrent fits in the first pipeline"
+    );
+    let mut events = Vec::new();
+    for b in reqs {
+        t.handle_message(now, k, piece_msg(&data, b));
+        events.extend(drive(&mut t, &st, now));
+    }
+    let verified: Vec<PieceIndex> = events
+        .iter()
+        .filter_map(|a| match a {
+            Action::Event(Event::PieceVerified(p)) => Some(*p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verified.len(), 3);
+    assert!(t.is_complete());
+    assert!(
+        events
+            .iter()
+            .any(|a| matches!(a, Action::Announce(AnnounceEvent::Completed)))
+    );
+    // A seed talking to a seed is useless: it is dropped.
+    assert!(events.iter().any(|a| matches!(
+        a,
+        Action::Disconnect {
+            reason: DisconnectReason::BothSeeding,
+            ..
+        }
+    )));
+    for p in g.pieces() {
+        assert!(st.piece_data(p).is_some());
+    }
+}
+
+#[test]
+fn rejects_bitfield_after_the_first_message() {
+    let (g, _) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut t = Torrent::new(g, config(), Start::Empty, now);
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, k, Message::HaveNone);
+    t.handle_message(now, k, Message::Bitfield(Bitfield::new(3)));
+    let acts = drive(&mut t, &st, now);
+    assert!(matches!(
+        acts.last(),
+        Some(Action::Disconnect {
+            reason: DisconnectReason::PeerMisbehaved(_),
+            ..
+        })
+    ));
+    assert_eq!(t.stats().peers, 0);
+}
+
+#[test]
+fn rejects_have_with_out_of_range_index() {
+    let (g, _) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut t = Torrent::new(g, config(), Start::Empty, now);
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, k, Message::Have(PieceIndex(3)));
+    assert!(matches!(
+        drive(&mut t, &st, now).last(),
+        Some(Action::Disconnect {
+            reason: DisconnectReason::PeerMisbehaved(_),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn serves_requests_only_when_unchoked_or_allowed_fast() {
+    let (g, data) = setup();
+    let now = t0();
+    let st = MemoryStorage::with_data(Arc::clone(&g), data.clone());
+    let mut t = Torrent::new(
+        Arc::clone(&g),
+        config(),
+        Start::Verified(PieceSet::full(3)),
+        now,
+    );
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    let first = sends_to(&drive(&mut t, &st, now), k);
+    assert_eq!(first[0], Message::HaveAll);
+    let allowed: Vec<PieceIndex> = first
+        .iter()
+        .filter_map(|m| match m {
+            Message::AllowedFast(p) => Some(*p),
+            _ => None,
+        })
+        .collect();
+    t.handle_message(now, k, Message::HaveNone);
+    // Choked, allowed-fast piece: served.
+    let b = g.block(allowed[0], 0);
+    t.handle_message(now, k, Message::Request(b));
+    assert_eq!(
+        sends_to(&drive(&mut t, &st, now), k),
+        vec![piece_msg(&data, b)]
+    );
+    // Interest gets an immediate unchoke (a slot is free), then requests are served.
+    t.handle_message(now, k, Message::Interested);
+    assert_eq!(
+        sends_to(&drive(&mut t, &st, now), k),
+        vec![Message::Unchoke]
+    );
+    let b = BlockRef::new(PieceIndex(2), 100, 1000);
+    t.handle_message(now, k, Message::Request(b));
+    assert_eq!(
+        sends_to(&drive(&mut t, &st, now), k),
+        vec![piece_msg(&data, b)]
+    );
+    assert_eq!(
+        t.stats().uploaded,
+        u64::from(g.block(allowed[0], 0).len) + 1000
+    );
+}
+
+#[test]
+fn rejects_requests_while_choked() {
+    let (g, data) = setup();
+    let now = t0();
+    let st = MemoryStorage::with_data(Arc::clone(&g), data);
+    let mut t = Torrent::new(
+        Arc::clone(&g),
+        config(),
+        Start::Verified(PieceSet::full(3)),
+        now,
+    );
+    let mut info = fast_peer(1);
+    info.addr = None; // no allowed-fast set without an address
+    let k = t.add_peer(now, info).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, k, Message::HaveNone);
+    let b = BlockRef::new(PieceIndex(0), 0, 16384);
+    t.handle_message(now, k, Message::Request(b));
+    assert_eq!(
+        sends_to(&drive(&mut t, &st, now), k),
+        vec![Message::RejectRequest(b)]
+    );
+    // A request larger than 16 KiB is a protocol violation.
+    t.handle_message(
+        now,
+        k,
+        Message::Request(BlockRef::new(PieceIndex(0), 0, 32768)),
+    );
+    assert!(matches!(
+        drive(&mut t, &st, now).last(),
+        Some(Action::Disconnect {
+            reason: DisconnectReason::PeerMisbehaved(_),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn corrupt_sole_sender_is_banned_after_repeated_failures_and_stays_banned() {
+    let (g, data) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut t = Torrent::new(Arc::clone(&g), config(), Start::Empty, now);
+    let k = t.add_peer(now, fast_peer(7)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, k, Message::HaveAll);
+    t.handle_message(now, k, Message::Unchoke);
+    let mut acts = drive(&mut t, &st, now);
+    let mut fails = 0;
+    for _ in 0..4 {
+        let reqs = requests(&sends_to(&acts, k));
+        if reqs.is_empty() {
+            break;
+        }
+        acts.clear();
+        for b in reqs {
+            let Message::Piece {
+                piece,
+                offset,
+                data: d,
+            } = piece_msg(&data, b)
+            else {
+                unreachable!()
+            };
+            let bad = Bytes::from(d.iter().map(|x| x ^ 1).collect::<Vec<u8>>());
+            t.handle_message(
+                now,
+                k,
+                Message::Piece {
+                    piece,
+                    offset,
+                    data: bad,
+                },
+            );
+            acts.extend(drive(&mut t, &st, now));
+        }
+        fails += acts
+            .iter()
+            .filter(|a| matches!(a, Action::Event(Event::HashFailed { .. })))
+            .count();
+        if acts
+            .iter()
+            .any(|a| matches!(a, Action::Event(Event::PeerBanned(_))))
+        {
+            break;
+        }
+    }
+    assert!(fails >= 2, "banned only after repeated failures");
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::Disconnect { reason: DisconnectReason::Banned, peer } if *peer == k
+    )));
+    assert_eq!(
+        t.add_peer(now, fast_peer(7)).unwrap_err(),
+        AddPeerError::Banned
+    );
+    assert!(t.have().is_empty());
+}
+
+#[test]
+fn timed_out_requests_go_to_another_peer() {
+    let (g, _) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut t = Torrent::new(Arc::clone(&g), config(), Start::Empty, now);
+    let a = t.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, a, Message::HaveAll);
+    t.handle_message(now, a, Message::Unchoke);
+    let first = requests(&sends_to(&drive(&mut t, &st, now), a));
+    assert_eq!(first.len(), 6);
+    let b = t.add_peer(now, fast_peer(2)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, b, Message::HaveAll);
+    t.handle_message(now, b, Message::Unchoke);
+    // Everything is requested from `a` already; `b` only gets endgame duplicates.
+    let dup = requests(&sends_to(&drive(&mut t, &st, now), b));
+    assert!(dup.iter().all(|r| first.contains(r)));
+    let later = now + Duration::from_secs(21);
+    let mut acts = Vec::new();
+    let mut tick = now;
+    while tick < later {
+        tick += Duration::from_secs(1);
+        t.handle_timeout(tick);
+        acts.extend(drive(&mut t, &st, tick));
+    }
+    let again = requests(&sends_to(&acts, b));
+    let mut all: Vec<BlockRef> = dup.iter().chain(&again).copied().collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        6,
+        "after the timeout every block is requested from `b`"
+    );
+}
+
+#[test]
+fn recheck_finds_existing_pieces() {
+    let (g, data) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    // Store pieces 0 and 2 correctly and piece 1 wrongly.
+    for p in [0u32, 2] {
+        let piece = PieceIndex(p);
+        for i in 0..g.blocks_in_piece(piece) {
+            let b = g.block(piece, i);
+            let Message::Piece { data: d, .. } = piece_msg(&data, b) else {
+                unreachable!()
+            };
+            st.write(b, d).unwrap();
+        }
+    }
+    st.write(g.block(PieceIndex(1), 0), Bytes::from(vec![0u8; 16384]))
+        .unwrap();
+    st.write(g.block(PieceIndex(1), 1), Bytes::from(vec![0u8; 16384]))
+        .unwrap();
+    let mut t = Torrent::new(Arc::clone(&g), config(), Start::Recheck, now);
+    assert!(t.is_checking());
+    let acts = drive(&mut t, &st, now);
+    assert!(!t.is_checking());
+    assert_eq!(t.have().iter().map(|p| p.0).collect::<Vec<_>>(), vec![0, 2]);
+    let events: Vec<&Event> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert!(events.contains(&&Event::CheckFinished { valid: 2 }));
+    assert!(events.contains(&&Event::CheckProgress {
+        checked: 3,
+        total: 3
+    }));
+}
+
+#[test]
+fn resume_trusts_matching_files_and_rechecks_changed_ones() {
+    let files = vec![
+        FileSpec::new(&["a"], u64::from(PL)),
+        FileSpec::new(&["b"], u64::from(PL)),
+    ];
+    let data = Bytes::from(vec![5u8; 2 * PL as usize]);
+    let h = sha1_blocks(&[data.slice(..PL as usize)]);
+    let g = Arc::new(
+        Geometry::new(
+            PL,
+            files,
+            PieceHashes {
+                v1: Some(vec![h, h]),
+                v2: None,
+            },
+        )
+        .unwrap(),
+    );
+    let now = t0();
+    let st = MemoryStorage::with_data(Arc::clone(&g), data);
+    let stat = |m| {
+        Some(crate::FileStat {
+            size: u64::from(PL),
+            mtime: m,
+        })
+    };
+    let record = ResumeRecord {
+        info_hash: Some(InfoHashV1([1; 20])),
+        pieces: PieceSet::full(2),
+        files: vec![stat(100), stat(100)],
+        unfinished: Vec::new(),
+        uploaded: 11,
+        downloaded: 22,
+        added_time: 0,
+        completed_time: None,
+    };
+    // File b changed since the record was written: only its piece is rechecked.
+    let start = Start::Resume {
+        record,
+        stats: vec![stat(100), stat(200)],
+    };
+    let mut t = Torrent::new(Arc::clone(&g), config(), start, now);
+    let hash_jobs = std::iter::from_fn(|| t.poll_action())
+        .filter_map(|a| match a {
+            Action::Disk(DiskJob::Hash { piece, .. }) => Some(piece),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(hash_jobs, vec![PieceIndex(1)]);
+    assert!(t.have().contains(PieceIndex(0)));
+    assert_eq!(t.stats().downloaded, 22);
+    let c = run_job(
+        &st,
+        &g,
+        DiskJob::Hash {
+            piece: PieceIndex(1),
+            blocks: vec![None, None],
+            block_digests: DigestMode::PieceOnly,
+        },
+    );
+    t.handle_disk(now, c);
+    assert!(t.is_complete());
+}
+
+#[test]
+fn resume_record_lists_written_blocks_of_unfinished_pieces() {
+    let (g, data) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut t = Torrent::new(Arc::clone(&g), config(), Start::Empty, now);
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, k, Message::HaveAll);
+    t.handle_message(now, k, Message::Unchoke);
+    let reqs = requests(&sends_to(&drive(&mut t, &st, now), k));
+    t.handle_message(now, k, piece_msg(&data, reqs[0]));
+    drive(&mut t, &st, now);
+    let rec = t.resume_record();
+    assert_eq!(
+        rec.unfinished,
+        vec![UnfinishedPiece {
+            piece: reqs[0].piece,
+            blocks: vec![0]
+        }]
+    );
+    // Restarting from it only requests the missing blocks.
+    let mut rec = ResumeRecord::decode(&rec.encode()).unwrap();
+    rec.capture_file_stats(&st, &g);
+    let stats = rec.files.clone();
+    let mut t2 = Torrent::new(
+        Arc::clone(&g),
+        config(),
+        Start::Resume { record: rec, stats },
+        now,
+    );
+    let k2 = t2.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t2, &st, now);
+    t2.handle_message(now, k2, Message::HaveAll);
+    t2.handle_message(now, k2, Message::Unchoke);
+    let reqs2 = requests(&sends_to(&drive(&mut t2, &st, now), k2));
+    assert_eq!(reqs2.len(), 5);
+    assert!(!reqs2.contains(&reqs[0]));
+}
+
+#[test]
+fn choker_keeps_slots_bounded_and_rotates_optimistic() {
+    let (g, data) = setup();
+    let now = t0();
+    let st = MemoryStorage::with_data(Arc::clone(&g), data);
+    let mut t = Torrent::new(
+        Arc::clone(&g),
+        config(),
+        Start::Verified(PieceSet::full(3)),
+        now,
+    );
+    let keys: Vec<PeerKey> = (1..=8)
+        .map(|i| t.add_peer(now, fast_peer(i)).unwrap())
+        .collect();
+    drive(&mut t, &st, now);
+    for k in &keys {
+        t.handle_message(now, *k, Message::HaveNone);
+        t.handle_message(now, *k, Message::Interested);
+    }
+    drive(&mut t, &st, now);
+    let unchoked = |t: &Torrent| keys.iter().filter(|k| t.is_unchoking(**k)).count();
+    assert_eq!(unchoked(&t), 5, "4 regular slots and 1 optimistic");
+    let mut seen = BTreeSet::new();
+    let mut tick = now;
+    for _ in 0..200 {
+        tick += Duration::from_secs(1);
+        t.handle_timeout(tick);
+        drive(&mut t, &st, tick);
+        assert!(unchoked(&t) <= 5);
+        seen.extend(keys.iter().filter(|k| t.is_unchoking(**k)).copied());
+    }
+    assert_eq!(
+        seen.len(),
+        8,
+        "seeding round robin serves every interested peer"
+    );
+}

@@ -22,14 +22,20 @@ use freshet_engine::{
 };
 use freshet_metainfo::InfoHashV1;
 use freshet_peerwire::PeerId;
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 /// Makes deterministic torrent content and its geometry.
 pub fn make_torrent(seed: u64, piece_len: u32, files: Vec<FileSpec>) -> (Arc<Geometry>, Bytes) {
     let total: u64 = files.iter().map(|f| f.length).sum();
+    // A cheap xorshift stream: the content only has to be distinct per piece, and ChaCha is
+    // slow in debug builds.
     let mut data = vec![0u8; total as usize];
-    ChaCha8Rng::seed_from_u64(seed).fill_bytes(&mut data);
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
     // Padding files are zeros.
     let mut off = 0usize;
     for f in &files {
@@ -455,4 +461,11 @@ impl Sim {
 /// Storage type check helper so tests can call trait methods on `MemoryStorage`.
 pub fn storage(s: &MemoryStorage) -> &dyn Storage {
     s
+}
+
+impl Sim {
+    /// Whether nodes `a` and `b` have a live connection.
+    pub fn is_connected(&self, a: usize, b: usize) -> bool {
+        self.links.iter().any(|((n, _), (o, _))| *n == a && *o == b)
+    }
 }
