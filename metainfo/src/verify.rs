@@ -16,8 +16,8 @@ use crate::create::read_exact_at;
 use crate::merkle::{self, BLOCK_SIZE, MerkleHash};
 use crate::torrent::{Layout, Metainfo, PieceIndex};
 
-/// Bytes per positional read.
-const CHUNK: usize = 256 * 1024;
+/// Bytes per positional read (cache-sized, see `create`).
+const CHUNK: usize = 64 * 1024;
 
 /// The outcome for one piece.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,0 +1,384 @@
+//! `cargo xtask bench create`: torrent-creation throughput, side by side.
+//!
+//! 1. Writes a pseudo-random test file (default 1 GiB) to tmpfs (`/dev/shm`), so the disk is
+//!    not what is measured.
+//! 2. Measures single-core throughput of the `sha1` crate on an in-memory buffer in the same
+//!    run; the goal for `freshet create` is at least 90 % of cores x that figure.
+//! 3. Builds `freshet` in release mode and times `freshet create` (v1, then `--hybrid`),
+//!    `mktorrent -t <cores>`, `transmission-create` and python3-libtorrent's
+//!    `create_torrent` (v1-only) on the same file with the same 1 MiB piece size, each run
+//!    under `/usr/bin/time -v` for the peak RSS. Each tool runs `--runs` times (default 3);
+//!    the best wall time is reported. Tools that are not installed are listed as skipped.
+//!
+//! Output: a Markdown table on stdout (and in `--out FILE` if given) with seconds, GB/s,
+//! ratio to freshet, CPU seconds and peak RSS.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use sha1::{Digest, Sha1};
+
+const PIECE: u64 = 1 << 20;
+
+struct Tool {
+    name: &'static str,
+    program: PathBuf,
+    args: Vec<String>,
+}
+
+struct Measure {
+    name: &'static str,
+    wall: Duration,
+    cpu: f64,
+    rss_kib: u64,
+}
+
+pub(crate) fn run(args: &[&str]) -> Result<()> {
+    let mut size_mib = 1024u64;
+    let mut runs = 3usize;
+    let mut out_file = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match *a {
+            "--size-mib" => size_mib = it.next().context("--size-mib N")?.parse()?,
+            "--runs" => runs = it.next().context("--runs N")?.parse()?,
+            "--out" => out_file = Some(PathBuf::from(it.next().context("--out FILE")?)),
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let work = PathBuf::from("/dev/shm/freshet-bench");
+    std::fs::create_dir_all(&work)?;
+    let data = work.join("bench.bin");
+    let size = size_mib << 20;
+    write_test_file(&data, size)?;
+
+    let freshet = build_freshet()?;
+    let sha1_single = sha1_single_core(size.min(1 << 30));
+
+    let python = PathBuf::from("/usr/bin/python3");
+    let py_script = work.join("lt_create.py");
+    std::fs::write(&py_script, PY_CREATE)?;
+    let d = data.to_str().context("utf-8 path")?.to_owned();
+    let o = |n: &str| work.join(n).to_string_lossy().into_owned();
+    let mut tools = vec![
+        Tool {
+            name: "freshet create (v1)",
+            program: freshet.clone(),
+            args: vec![
+                "create".into(),
+                d.clone(),
+                "-o".into(),
+                o("f.torrent"),
+                "--no-date".into(),
+                "--piece-length".into(),
+                PIECE.to_string(),
+            ],
+        },
+        Tool {
+            name: "freshet create --hybrid",
+            program: freshet.clone(),
+            args: vec![
+                "create".into(),
+                d.clone(),
+                "-o".into(),
+                o("fh.torrent"),
+                "--no-date".into(),
+                "--hybrid".into(),
+                "--piece-length".into(),
+                PIECE.to_string(),
+            ],
+        },
+    ];
+    let mut skipped = Vec::new();
+    for (name, program, args) in [
+        (
+            "mktorrent -t <cores>",
+            "mktorrent",
+            vec![
+                "-l".into(),
+                "20".into(),
+                "-t".into(),
+                cores.to_string(),
+                "-o".into(),
+                o("m.torrent"),
+                d.clone(),
+            ],
+        ),
+        (
+            "transmission-create",
+            "transmission-create",
+            vec![
+                "-s".into(),
+                "1024".into(),
+                "-o".into(),
+                o("t.torrent"),
+                d.clone(),
+            ],
+        ),
+    ] {
+        match which(program) {
+            Some(p) => tools.push(Tool {
+                name,
+                program: p,
+                args,
+            }),
+            None => skipped.push(format!("{name} (not installed)")),
+        }
+    }
+    let lt_ok = python.exists()
+        && Command::new(&python)
+            .args(["-c", "import libtorrent"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if lt_ok {
+        tools.push(Tool {
+            name: "python3-libtorrent create_torrent (v1)",
+            program: python.clone(),
+            args: vec![
+                py_script.to_string_lossy().into_owned(),
+                d.clone(),
+                o("l.torrent"),
+            ],
+        });
+    } else {
+        skipped.push("python3-libtorrent (not installed)".into());
+    }
+    let time_v = Path::new("/usr/bin/time").exists();
+
+    let mut results = Vec::new();
+    for tool in &tools {
+        let mut best: Option<Measure> = None;
+        for _ in 0..runs.max(1) {
+            for f in [
+                "f.torrent",
+                "fh.torrent",
+                "m.torrent",
+                "t.torrent",
+                "l.torrent",
+            ] {
+                let _ = std::fs::remove_file(work.join(f));
+            }
+            let m = measure(tool, time_v)?;
+            if best.as_ref().is_none_or(|b| m.wall < b.wall) {
+                best = Some(m);
+            }
+        }
+        results.extend(best);
+    }
+
+    let goal = 0.9 * cores as f64 * sha1_single;
+    let gbps = |m: &Measure| size as f64 / m.wall.as_secs_f64() / 1e9;
+    let ours = results.first().map(gbps).unwrap_or(0.0);
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "### `cargo xtask bench create` ({size_mib} MiB file on tmpfs, 1 MiB pieces)\n"
+    );
+    let _ = writeln!(
+        md,
+        "Machine: {cores} cores ({}), load average at start: {}",
+        cpu_model(),
+        load_avg()
+    );
+    let _ = writeln!(
+        md,
+        "Single-core `sha1` crate (in memory): {sha1_single:.3} GB/s; goal = 0.9 x {cores} x that = {goal:.3} GB/s\n"
+    );
+    let _ = writeln!(
+        md,
+        "| tool | best wall s | GB/s | freshet v1 speed-up | CPU s (user+sys) | peak RSS MiB |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+    for m in &results {
+        let _ = writeln!(
+            md,
+            "| {} | {:.3} | {:.3} | {:.2}x | {:.2} | {:.1} |",
+            m.name,
+            m.wall.as_secs_f64(),
+            gbps(m),
+            ours / gbps(m),
+            m.cpu,
+            m.rss_kib as f64 / 1024.0
+        );
+    }
+    for s in &skipped {
+        let _ = writeln!(md, "| {s} | skipped | | | | |");
+    }
+    let fastest_other = results.iter().skip(2).map(gbps).fold(0.0, f64::max);
+    let rss = results.first().map_or(0, |m| m.rss_kib);
+    let _ = writeln!(md);
+    let _ = writeln!(
+        md,
+        "- throughput goal (>= {goal:.3} GB/s): {} ({:.0} % of cores x single-core sha1)",
+        verdict(ours >= goal),
+        100.0 * ours / (cores as f64 * sha1_single)
+    );
+    let _ = writeln!(
+        md,
+        "- faster than every other tool: {}",
+        verdict(ours > fastest_other)
+    );
+    let _ = writeln!(
+        md,
+        "- peak RSS < 64 MiB: {} ({:.1} MiB)",
+        verdict(rss < 64 * 1024),
+        rss as f64 / 1024.0
+    );
+    print!("{md}");
+    if let Some(path) = out_file {
+        std::fs::write(&path, &md).with_context(|| path.display().to_string())?;
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+/// Writes `size` bytes of xorshift output (incompressible, deterministic) unless present.
+fn write_test_file(path: &Path, size: u64) -> Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == size) {
+        return Ok(());
+    }
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        for chunk in buf.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        let n = left.min(buf.len() as u64) as usize;
+        f.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+fn build_freshet() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("FRESHET_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "freshet-client",
+            "--bin",
+            "freshet",
+        ])
+        .status()?;
+    if !status.success() {
+        bail!("cargo build --release -p freshet-client failed");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
+    Ok(target.join("release/freshet"))
+}
+
+/// GB/s of the `sha1` crate on one core, hashing `bytes` from a cache-sized buffer.
+#[allow(clippy::disallowed_methods)] // xtask measures wall time.
+fn sha1_single_core(bytes: u64) -> f64 {
+    let buf: Vec<u8> = (0..(256u32 << 10)).map(|i| (i * 31 % 251) as u8).collect();
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut h = Sha1::new();
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            h.update(&buf[..n]);
+            left -= n as u64;
+        }
+        std::hint::black_box(h.finalize());
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    bytes as f64 / best / 1e9
+}
+
+#[allow(clippy::disallowed_methods)] // xtask measures wall time.
+fn measure(tool: &Tool, time_v: bool) -> Result<Measure> {
+    let mut cmd = if time_v {
+        let mut c = Command::new("/usr/bin/time");
+        c.arg("-v").arg(&tool.program);
+        c
+    } else {
+        Command::new(&tool.program)
+    };
+    cmd.args(&tool.args);
+    let start = Instant::now();
+    let out = cmd.output().with_context(|| tool.name)?;
+    let wall = start.elapsed();
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            tool.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let field = |key: &str| -> Option<f64> {
+        stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Ok(Measure {
+        name: tool.name,
+        wall,
+        cpu: field("User time (seconds):").unwrap_or(0.0)
+            + field("System time (seconds):").unwrap_or(0.0),
+        rss_kib: field("Maximum resident set size (kbytes):").unwrap_or(0.0) as u64,
+    })
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+const PY_CREATE: &str = r#"
+import os, sys
+import libtorrent as lt
+path, out = sys.argv[1], sys.argv[2]
+fs = lt.file_storage()
+lt.add_files(fs, path)
+t = lt.create_torrent(fs, 1 << 20, flags=lt.create_torrent.v1_only)
+lt.set_piece_hashes(t, os.path.dirname(path))
+open(out, "wb").write(lt.bencode(t.generate()))
+"#;
