@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn leeching_unchokes_fastest_uploaders_and_skips_snubbed() {
-        let now = Instant::now_for_tests();
+        let now = t0();
         let mut c = vec![
             cand(1, 10),
             cand(2, 50),
@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn seeding_rotates_slots_to_waiting_peers() {
-        let t0 = Instant::now_for_tests();
+        let t0 = t0();
         let now = t0 + Duration::from_secs(100);
         let mut c = vec![cand(1, 0), cand(2, 0), cand(3, 0)];
         c[0].unchoked_since = Some(t0); // its turn is over
@@ -158,14 +158,9 @@ mod tests {
         );
     }
 
-    trait TestClock {
-        fn now_for_tests() -> Instant;
-    }
-    impl TestClock for Instant {
-        // Tests need some Instant; a fixed reading is taken once and only offsets are used.
-        #[allow(clippy::disallowed_methods)]
-        fn now_for_tests() -> Instant {
-            Instant::now()
-        }
+    // Tests need some Instant; one real reading is taken and only offsets are used.
+    #[allow(clippy::disallowed_methods)]
+    fn t0() -> Instant {
+        Instant::now()
     }
 }

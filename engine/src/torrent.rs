@@ -195,7 +195,7 @@ pub struct Torrent {
     file_priority: Vec<FilePriority>,
     pending: BTreeMap<PieceIndex, Pending>,
     /// Per failed piece: for each block, who sent which SHA-1 (smart ban).
-    failed_history: BTreeMap<PieceIndex, Vec<Vec<(PeerKey, [u8; 20])>>>,
+    failed_history: BTreeMap<PieceIndex, Vec<Vec<BlockWitness>>>,
     banned_ids: BTreeSet<[u8; 20]>,
     banned_ips: BTreeSet<IpAddr>,
     phase: Phase,
@@ -221,6 +221,13 @@ struct Checking {
     total: u32,
     checked: u32,
     valid: u32,
+}
+
+/// Who sent a block of a piece that later failed, and the SHA-1 of what they sent.
+#[derive(Debug, Clone, Copy)]
+struct BlockWitness {
+    peer: PeerKey,
+    digest: [u8; 20],
 }
 
 #[derive(Debug)]
@@ -991,9 +998,9 @@ impl Torrent {
                 {
                     let mut liars = BTreeSet::new();
                     for (i, senders) in history.iter().enumerate() {
-                        for (peer, digest) in senders {
-                            if good.get(i).is_some_and(|g| g != digest) {
-                                liars.insert(*peer);
+                        for w in senders {
+                            if good.get(i).is_some_and(|g| *g != w.digest) {
+                                liars.insert(w.peer);
                             }
                         }
                     }
@@ -1025,7 +1032,10 @@ impl Torrent {
                     if let Some(b) = b
                         && history[i].len() < MAX_HISTORY
                     {
-                        history[i].push((*who, Sha1::digest(b).into()));
+                        history[i].push(BlockWitness {
+                            peer: *who,
+                            digest: Sha1::digest(b).into(),
+                        });
                     }
                 }
                 let mut contributors: Vec<PeerKey> = senders.clone();

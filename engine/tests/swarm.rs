@@ -170,7 +170,7 @@ fn seed_leaving_midway_is_survived_when_another_peer_has_everything() {
     let (g, data) = make_torrent(5, 64 * 1024, vec![FileSpec::new(&["s.bin"], 6 * MIB)]);
     let mut sim = Sim::new(g, data);
     let first = sim.add_node(Role::Seed, 4 * MIB, 1);
-    sim.add_node(Role::Seed, 1 * MIB, 2);
+    sim.add_node(Role::Seed, MIB, 2);
     for i in 0..8 {
         sim.add_node(Role::Leecher, 2 * MIB, 10 + i);
     }
