@@ -19,18 +19,23 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use freshet_engine::{FastExtension, PeerInfo, PeerKey};
 use freshet_metainfo::InfoHashV1;
 use freshet_peerwire::{Decoded, Handshake, HandshakeHead, PeerId, Reserved};
-use mio::net::{TcpListener, TcpStream};
+use freshet_tracker::{MAX_BODY, TrackerIdx};
+use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::conn::{Conn, Direction, Phase, ReadOutcome, WRITE_HIGH_WATER};
 use super::event::Event;
 use super::meta::{MAX_TORRENT_FILE, TorrentMeta};
 use super::pools::{Done, Job, Pools};
-use super::request::{AddOptions, DataOnClose, Request, RequestId, TorrentId, TorrentSource};
-use super::torrent::{Action, Torrent};
+use super::request::{
+    AddOptions, DataOnClose, Request, RequestId, TorrentId, TorrentSource, UseTrackers,
+};
+use super::torrent::{Action, AnnounceIdentity, Torrent};
 use super::{ClientHandle, Config, Control, ShutdownComplete, WakingSender, http, resume};
 
 const WAKER: Token = Token(0);
+const UDP4: Token = Token(62);
+const UDP6: Token = Token(63);
 /// Handshake flags we send: BEP 6 fast extension.
 const OUR_FLAGS: Reserved = Reserved::FAST;
 const LISTENER_BASE: usize = 1;
@@ -47,6 +52,12 @@ pub(super) fn spawn(config: Config) -> io::Result<ClientHandle> {
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let mut listeners = Vec::new();
     let mut listen_addrs = Vec::new();
+    if config.listen.len() > UDP4.0 - LISTENER_BASE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many listen addresses",
+        ));
+    }
     for (i, addr) in config.listen.iter().enumerate() {
         let mut l = TcpListener::bind(*addr)?;
         poll.registry()
@@ -60,12 +71,20 @@ pub(super) fn spawn(config: Config) -> io::Result<ClientHandle> {
     let (signal_tx, signal_rx) = crossbeam_channel::bounded(1);
     let (done_tx, done_rx) = crossbeam_channel::unbounded();
     let (fetch_tx, fetch_rx) = crossbeam_channel::unbounded();
+    let (tracker_tx, tracker_rx) = crossbeam_channel::unbounded();
+    let udp4 = bind_udp(&poll, "0.0.0.0:0", UDP4);
+    let udp6 = bind_udp(&poll, "[::]:0", UDP6);
     let pools = Pools::start(config.disk_threads, config.hash_threads, &done_tx, &waker)?;
     let mut random = [0u8; 12];
     rand::Rng::fill(&mut rand::rng(), &mut random[..]);
     let now = Instant::now();
     let driver = Driver {
         announce_port: listen_addrs.first().map_or(0, SocketAddr::port),
+        udp4,
+        udp6,
+        udp_routes: HashMap::new(),
+        tracker_rx,
+        tracker_tx,
         peer_id: PeerId::azureus(PeerId::FRESHET_PREFIX, random),
         poll,
         waker: Arc::clone(&waker),
@@ -125,6 +144,12 @@ enum AddState {
     Ready(Result<TorrentMeta, String>),
 }
 
+struct TrackerReply {
+    torrent: TorrentId,
+    tracker: TrackerIdx,
+    result: Result<Vec<u8>, String>,
+}
+
 struct FetchDone {
     fetch: u64,
     result: Result<Vec<u8>, String>,
@@ -148,10 +173,14 @@ enum CloseStage {
 struct Driver {
     config: Config,
     peer_id: PeerId,
-    #[allow(dead_code)] // Announced to trackers (tracker support is the next step).
     announce_port: u16,
+    udp4: Option<UdpSocket>,
+    udp6: Option<UdpSocket>,
+    /// Which (torrent, tracker) pairs wait for datagrams from an address.
+    udp_routes: HashMap<SocketAddr, Vec<(TorrentId, TrackerIdx)>>,
+    tracker_rx: Receiver<TrackerReply>,
+    tracker_tx: Sender<TrackerReply>,
     poll: Poll,
-    #[allow(dead_code)]
     waker: Arc<Waker>,
     listeners: Vec<TcpListener>,
     conns: Vec<Option<Conn>>,
@@ -214,6 +243,7 @@ impl Driver {
             for event in &events {
                 match event.token() {
                     WAKER => {}
+                    UDP4 | UDP6 => self.udp_readable(now, event.token()),
                     Token(t) if (LISTENER_BASE..CONN_BASE).contains(&t) => {
                         self.accept(now, t - LISTENER_BASE);
                     }
@@ -232,6 +262,7 @@ impl Driver {
             self.drain_inbox(now);
             self.drain_fetches();
             self.drain_done(now);
+            self.drain_tracker_replies(now);
             for t in self.torrents.values_mut() {
                 t.handle_timeout(now);
             }
@@ -250,7 +281,7 @@ impl Driver {
                 self.save_all_resume();
             }
             self.run_actions(now);
-            self.advance_closing();
+            self.advance_closing(now);
             self.run_actions(now);
             self.flush_all(now);
             self.reap(now);
@@ -772,7 +803,22 @@ impl Driver {
             save_path,
             info_hash,
         });
-        let mut t = Torrent::new(id, meta, options.save_dir.clone(), record, now);
+        let announce = (options.trackers == UseTrackers::Announce).then(|| AnnounceIdentity {
+            peer_id: self.peer_id.0,
+            port: self.announce_port,
+            seed: id.0
+                ^ u64::from_le_bytes([
+                    self.peer_id.0[12],
+                    self.peer_id.0[13],
+                    self.peer_id.0[14],
+                    self.peer_id.0[15],
+                    self.peer_id.0[16],
+                    self.peer_id.0[17],
+                    self.peer_id.0[18],
+                    self.peer_id.0[19],
+                ]),
+        });
+        let mut t = Torrent::new(id, meta, options.save_dir.clone(), record, announce, now);
         for addr in options.peers {
             t.add_addr(now, addr);
         }
@@ -928,9 +974,13 @@ impl Driver {
                             }
                         }
                     }
-                    Action::Announce(ev) => {
-                        tracing::debug!(torrent = %id, ?ev, "announce (no tracker support yet)");
-                    }
+                    Action::TrackerHttp { tracker, url } => self.tracker_http(id, tracker, url),
+                    Action::TrackerUdp {
+                        tracker,
+                        host,
+                        port,
+                        payload,
+                    } => self.tracker_udp(id, tracker, &host, port, &payload),
                 }
             }
         }
@@ -946,9 +996,108 @@ impl Driver {
         let _ = self.outbox.send(e);
     }
 
+    // ---- trackers ----
+
+    fn tracker_http(&self, torrent: TorrentId, tracker: TrackerIdx, url: String) {
+        let tx = self.tracker_tx.clone();
+        let waker = Arc::clone(&self.waker);
+        let spawned = std::thread::Builder::new()
+            .name("freshet-announce".into())
+            .spawn(move || {
+                let result = http::get(&url, MAX_BODY, FETCH_TIMEOUT);
+                let _ = tx.send(TrackerReply {
+                    torrent,
+                    tracker,
+                    result,
+                });
+                let _ = waker.wake();
+            });
+        if let Err(e) = spawned {
+            let _ = self.tracker_tx.send(TrackerReply {
+                torrent,
+                tracker,
+                result: Err(format!("cannot start announce thread: {e}")),
+            });
+        }
+    }
+
+    fn tracker_udp(
+        &mut self,
+        torrent: TorrentId,
+        tracker: TrackerIdx,
+        host: &str,
+        port: u16,
+        payload: &[u8],
+    ) {
+        // Tracker hosts are usually literal addresses or resolve from the local cache; a slow
+        // resolver blocks this thread (to be moved to a worker).
+        let addrs: Vec<SocketAddr> = match std::net::ToSocketAddrs::to_socket_addrs(&(host, port)) {
+            Ok(a) => a.collect(),
+            Err(e) => {
+                tracing::debug!(%host, "cannot resolve UDP tracker: {e}");
+                return;
+            }
+        };
+        for addr in addrs {
+            let socket = if addr.is_ipv4() {
+                self.udp4.as_ref()
+            } else {
+                self.udp6.as_ref()
+            };
+            let Some(socket) = socket else { continue };
+            let routes = self.udp_routes.entry(addr).or_default();
+            if !routes.contains(&(torrent, tracker)) {
+                routes.push((torrent, tracker));
+            }
+            if let Err(e) = socket.send_to(payload, addr) {
+                tracing::debug!(%addr, "UDP tracker send failed: {e}");
+            }
+            return;
+        }
+    }
+
+    fn udp_readable(&mut self, now: Instant, token: Token) {
+        let mut buf = [0u8; 2048];
+        for _ in 0..256 {
+            let socket = if token == UDP4 {
+                self.udp4.as_ref()
+            } else {
+                self.udp6.as_ref()
+            };
+            let Some(socket) = socket else { return };
+            let (n, from) = match socket.recv_from(&mut buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::debug!("UDP receive failed: {e}");
+                    return;
+                }
+            };
+            let Some(routes) = self.udp_routes.get(&from) else {
+                continue;
+            };
+            for &(tid, tracker) in routes {
+                if let Some(t) = self.torrents.get_mut(&tid) {
+                    t.handle_tracker_udp(now, tracker, &buf[..n]);
+                }
+            }
+        }
+        // More may be waiting: come back before sleeping.
+        let _ = self.waker.wake();
+    }
+
+    fn drain_tracker_replies(&mut self, now: Instant) {
+        while let Ok(r) = self.tracker_rx.try_recv() {
+            if let Some(t) = self.torrents.get_mut(&r.torrent) {
+                t.handle_tracker_http(now, r.tracker, r.result);
+            }
+        }
+    }
+
     // ---- closing and shutdown ----
 
-    fn advance_closing(&mut self) {
+    fn advance_closing(&mut self, now: Instant) {
         let ids: Vec<TorrentId> = self.closing.keys().copied().collect();
         for id in ids {
             let Some(&(reason, stage)) = self.closing.get(&id) else {
@@ -958,7 +1107,7 @@ impl Driver {
                 self.closing.remove(&id);
                 continue;
             };
-            if t.pending_jobs > 0 || t.peer_count() > 0 {
+            if t.pending_jobs > 0 || t.peer_count() > 0 || !t.is_tracker_stopped(now) {
                 continue;
             }
             match stage {
@@ -1047,6 +1196,15 @@ impl Driver {
         }
         let _ = self.signal.send(ShutdownComplete);
     }
+}
+
+fn bind_udp(poll: &Poll, addr: &str, token: Token) -> Option<UdpSocket> {
+    let addr: SocketAddr = addr.parse().ok()?;
+    let mut s = UdpSocket::bind(addr).ok()?;
+    poll.registry()
+        .register(&mut s, token, Interest::READABLE)
+        .ok()?;
+    Some(s)
 }
 
 fn read_torrent_file(path: &std::path::Path) -> Result<TorrentMeta, String> {

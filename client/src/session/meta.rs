@@ -12,7 +12,6 @@ pub(crate) struct TorrentMeta {
     pub(crate) name: String,
     pub(crate) info_hash: InfoHashV1,
     pub(crate) geometry: Arc<Geometry>,
-    #[allow(dead_code)] // Used by tracker announces (the next step).
     pub(crate) trackers: Vec<Vec<String>>,
 }
 

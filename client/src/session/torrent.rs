@@ -13,6 +13,9 @@ use freshet_engine::{
     PeerKey, PieceSet, ResumeRecord, Start, Storage,
 };
 use freshet_peerwire::Message;
+use freshet_tracker::{
+    Announcer, AnnouncerConfig, AnnouncerEvent, Progress, TrackerAction, TrackerIdx,
+};
 
 use super::event::{Activity, Event, TorrentStatus, TrackerState};
 use super::meta::TorrentMeta;
@@ -20,6 +23,16 @@ use super::request::TorrentId;
 
 /// Samples kept for the rates (one per housekeeping second).
 const RATE_WINDOW: usize = 5;
+/// Longest wait for `stopped` announces when a torrent closes.
+const STOP_ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a torrent needs to announce: our peer id, listening port and a seed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnnounceIdentity {
+    pub(crate) peer_id: [u8; 20],
+    pub(crate) port: u16,
+    pub(crate) seed: u64,
+}
 
 /// Something the driver must do for a torrent.
 #[derive(Debug)]
@@ -30,8 +43,24 @@ pub(crate) enum Action {
     Disk(DiskJob),
     /// Close a peer connection (the engine already forgot it).
     Disconnect(PeerKey, String),
-    /// Tell the trackers.
-    Announce(AnnounceEvent),
+    /// GET a tracker URL on a worker thread; feed the body to `handle_tracker_http`.
+    TrackerHttp {
+        /// Which tracker.
+        tracker: TrackerIdx,
+        /// The announce URL.
+        url: String,
+    },
+    /// Send a UDP tracker datagram; feed replies from that address to `handle_tracker_udp`.
+    TrackerUdp {
+        /// Which tracker.
+        tracker: TrackerIdx,
+        /// Host to resolve.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The datagram.
+        payload: Vec<u8>,
+    },
     /// Write resume data now.
     SaveResume,
     /// Report an event.
@@ -92,6 +121,9 @@ pub(crate) struct Torrent {
     pub(crate) swarm_seeds: Option<u32>,
     pub(crate) swarm_leechers: Option<u32>,
     engine: engine::Torrent,
+    announcer: Option<Announcer>,
+    /// When `stopped` was asked for, and whether it finished.
+    stopping: Option<(Instant, bool)>,
     phase: Phase,
     addrs: BTreeMap<SocketAddr, AddrState>,
     down: Rate,
@@ -112,6 +144,7 @@ impl Torrent {
         meta: TorrentMeta,
         save_dir: PathBuf,
         resume: Option<ResumeRecord>,
+        announce: Option<AnnounceIdentity>,
         now: Instant,
     ) -> Self {
         let geometry = Arc::clone(&meta.geometry);
@@ -144,17 +177,32 @@ impl Torrent {
         } else {
             Phase::Running
         };
+        let announcer = announce
+            .filter(|_| meta.trackers.iter().any(|t| !t.is_empty()))
+            .map(|a| {
+                Announcer::new(
+                    meta.info_hash,
+                    meta.trackers.clone(),
+                    AnnouncerConfig::new(freshet_tracker::PeerId(a.peer_id), a.port, a.seed),
+                )
+            });
         let mut t = Self {
             id,
             meta,
             save_dir,
             storage,
             pending_jobs: 0,
-            tracker: TrackerState::None,
+            tracker: if announcer.is_some() {
+                TrackerState::Announcing
+            } else {
+                TrackerState::None
+            },
             tracker_error: None,
             swarm_seeds: None,
             swarm_leechers: None,
             engine,
+            announcer,
+            stopping: None,
             phase,
             addrs: BTreeMap::new(),
             down: Rate::default(),
@@ -171,7 +219,7 @@ impl Torrent {
         if phase == Phase::Running {
             t.finish_check();
         }
-        t.pump();
+        t.pump(now);
         t
     }
 
@@ -213,7 +261,6 @@ impl Torrent {
     }
 
     /// Bytes still missing.
-    #[allow(dead_code)] // Used by tracker announces (the next step).
     pub(crate) fn left_bytes(&self) -> u64 {
         self.geometry()
             .total_len()
@@ -359,7 +406,7 @@ impl Torrent {
         }
         self.phase = Phase::Closing;
         self.engine.shutdown(now);
-        self.pump();
+        self.pump(now);
     }
 
     /// Registers a handshaken peer with the engine.
@@ -373,7 +420,7 @@ impl Torrent {
             self.peer_sets
                 .insert(k, PieceSet::new(self.geometry().num_pieces()));
         }
-        self.pump();
+        self.pump(now);
         r
     }
 
@@ -383,7 +430,7 @@ impl Torrent {
     pub(crate) fn handle_peer_gone(&mut self, now: Instant, peer: PeerKey) {
         self.peer_sets.remove(&peer);
         self.engine.handle_peer_closed(now, peer);
-        self.pump();
+        self.pump(now);
     }
 
     /// A message from a peer.
@@ -404,21 +451,59 @@ impl Torrent {
             }
         }
         self.engine.handle_message(now, peer, msg);
-        self.pump();
+        self.pump(now);
     }
 
     /// A disk or hash job finished.
     pub(crate) fn handle_disk(&mut self, now: Instant, done: DiskCompletion) {
         self.pending_jobs = self.pending_jobs.saturating_sub(1);
         self.engine.handle_disk(now, done);
-        self.pump();
+        self.pump(now);
     }
 
-    /// Runs the engine's timers if due.
+    /// Runs the engine's and the announcer's timers if due.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         if self.engine.poll_timeout().is_some_and(|t| t <= now) {
             self.engine.handle_timeout(now);
-            self.pump();
+            self.pump(now);
+        }
+        if let Some(a) = &mut self.announcer
+            && a.poll_timeout().is_some_and(|t| t <= now)
+        {
+            a.handle_timeout(now);
+            self.pump_tracker(now);
+        }
+    }
+
+    /// The body of an HTTP announce (or why it failed).
+    pub(crate) fn handle_tracker_http(
+        &mut self,
+        now: Instant,
+        tracker: TrackerIdx,
+        body: Result<Vec<u8>, String>,
+    ) {
+        if let Some(a) = &mut self.announcer {
+            a.handle_http_response(now, tracker, body.as_deref().map_err(Clone::clone));
+            self.pump_tracker(now);
+        }
+    }
+
+    /// A datagram from a UDP tracker's address.
+    pub(crate) fn handle_tracker_udp(&mut self, now: Instant, tracker: TrackerIdx, data: &[u8]) {
+        if let Some(a) = &mut self.announcer {
+            a.handle_udp_datagram(now, tracker, data);
+            self.pump_tracker(now);
+        }
+    }
+
+    /// Whether the `stopped` announces are done (or timed out, or there are no trackers).
+    pub(crate) fn is_tracker_stopped(&self, now: Instant) -> bool {
+        match (&self.announcer, self.stopping) {
+            (None, _) => true,
+            (Some(_), Some((since, done))) => {
+                done || now.saturating_duration_since(since) >= STOP_ANNOUNCE_TIMEOUT
+            }
+            (Some(_), None) => false,
         }
     }
 
@@ -427,12 +512,20 @@ impl Torrent {
         let s = self.engine.stats();
         self.down.sample(s.downloaded);
         self.up.sample(s.uploaded);
+        let progress = self.progress();
+        if let Some(a) = &mut self.announcer {
+            a.set_progress(progress);
+        }
         self.handle_timeout(now);
     }
 
-    /// When the engine next wants [`Self::handle_timeout`].
+    /// When the engine or the announcer next wants [`Self::handle_timeout`].
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.engine.poll_timeout()
+        let t = self.engine.poll_timeout();
+        match self.announcer.as_ref().and_then(Announcer::poll_timeout) {
+            Some(a) => Some(t.map_or(a, |t| t.min(a))),
+            None => t,
+        }
     }
 
     /// Takes the next action, if any.
@@ -447,8 +540,94 @@ impl Torrent {
 
     // ---- private helpers ----
 
+    fn progress(&self) -> Progress {
+        let (downloaded, uploaded) = self.session_totals();
+        Progress {
+            uploaded,
+            downloaded,
+            left: self.left_bytes(),
+        }
+    }
+
+    /// Moves the announcer's actions into ours and applies its events.
+    fn pump_tracker(&mut self, now: Instant) {
+        let Some(a) = &mut self.announcer else {
+            return;
+        };
+        while let Some(act) = a.poll_action() {
+            match act {
+                TrackerAction::HttpGet { tracker, url } => {
+                    self.actions.push_back(Action::TrackerHttp { tracker, url });
+                }
+                TrackerAction::SendUdp {
+                    tracker,
+                    host,
+                    port,
+                    payload,
+                } => self.actions.push_back(Action::TrackerUdp {
+                    tracker,
+                    host,
+                    port,
+                    payload,
+                }),
+            }
+        }
+        let mut found = Vec::new();
+        while let Some(ev) = a.poll_event() {
+            match ev {
+                AnnouncerEvent::Announced {
+                    peers,
+                    complete,
+                    incomplete,
+                    ..
+                } => {
+                    self.tracker = TrackerState::Working;
+                    self.tracker_error = None;
+                    if complete.is_some() {
+                        self.swarm_seeds = complete;
+                    }
+                    if incomplete.is_some() {
+                        self.swarm_leechers = incomplete;
+                    }
+                    found.extend(peers);
+                }
+                AnnouncerEvent::Warning { message, .. } => {
+                    tracing::warn!(torrent = %self.id, "tracker warning: {message}");
+                }
+                AnnouncerEvent::Error { message, .. } => {
+                    self.tracker = TrackerState::Failing;
+                    self.tracker_error = Some(message);
+                }
+                AnnouncerEvent::Stopped => {
+                    if let Some((since, _)) = self.stopping {
+                        self.stopping = Some((since, true));
+                    }
+                }
+            }
+        }
+        for addr in found {
+            self.add_addr(now, addr);
+        }
+    }
+
+    fn on_announce(&mut self, now: Instant, ev: AnnounceEvent) {
+        let progress = self.progress();
+        let Some(a) = &mut self.announcer else {
+            return;
+        };
+        match ev {
+            AnnounceEvent::Started => a.start(now, progress),
+            AnnounceEvent::Completed => a.completed(now, progress),
+            AnnounceEvent::Stopped => {
+                self.stopping = Some((now, false));
+                a.stop(now, progress);
+            }
+        }
+        self.pump_tracker(now);
+    }
+
     /// Moves the engine's actions into ours, translating events.
-    fn pump(&mut self) {
+    fn pump(&mut self, now: Instant) {
         while let Some(a) = self.engine.poll_action() {
             match a {
                 engine::Action::Send { peer, message } => {
@@ -460,7 +639,7 @@ impl Torrent {
                         .push_back(Action::Disconnect(peer, reason.to_string()));
                 }
                 engine::Action::Disk(job) => self.actions.push_back(Action::Disk(job)),
-                engine::Action::Announce(ev) => self.actions.push_back(Action::Announce(ev)),
+                engine::Action::Announce(ev) => self.on_announce(now, ev),
                 engine::Action::Event(e) => self.on_engine_event(e),
                 _ => {}
             }

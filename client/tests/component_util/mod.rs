@@ -37,6 +37,18 @@ pub fn make_torrent(
     piece_length: u64,
     hybrid: bool,
 ) -> Vec<u8> {
+    make_torrent_with(root, name, files, piece_length, hybrid, &[])
+}
+
+/// [`make_torrent`] with tracker URLs (one tier each).
+pub fn make_torrent_with(
+    root: &Path,
+    name: &str,
+    files: &[(&str, usize)],
+    piece_length: u64,
+    hybrid: bool,
+    trackers: &[String],
+) -> Vec<u8> {
     let top = root.join(name);
     if files.len() == 1 && files[0].0.is_empty() {
         std::fs::create_dir_all(root).unwrap();
@@ -48,8 +60,11 @@ pub fn make_torrent(
             std::fs::write(&p, sample_bytes(*len, i as u64 + 7)).unwrap();
         }
     }
-    TorrentBuilder::new(&top)
-        .piece_length(piece_length)
+    let mut b = TorrentBuilder::new(&top);
+    for t in trackers {
+        b = b.tracker(t.clone());
+    }
+    b.piece_length(piece_length)
         .hybrid(hybrid)
         .no_creation_date()
         .build()
