@@ -76,6 +76,11 @@ pub use peer_id::{ClientInfo, PeerId};
 mod types;
 pub use types::{BlockRef, PieceIndex};
 
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Result of an incremental decoder: a value and the bytes it used, or how many more bytes
 /// are needed before trying again.
 #[derive(Debug, Clone, PartialEq, Eq)]
