@@ -1,9 +1,9 @@
-//! Interop against real BitTorrent clients on 127.0.0.1: libtorrent (python3-libtorrent) and
-//! aria2 seed a torrent we write ourselves; we connect with a plain `TcpStream` and speak
+//! Interop against real BitTorrent clients on 127.0.0.1: libtorrent 2.0 (python3-libtorrent),
+//! aria2 and Transmission seed a torrent we write ourselves; we connect with a plain `TcpStream` and speak
 //! only through this crate (handshake, extended handshake, interested, request) and check a
 //! whole piece against its SHA-1 from the torrent, plus the metadata over `ut_metadata`.
 //!
-//! Packages: `python3-libtorrent`, `aria2`. A test is skipped (with a loud `SKIPPED:` line)
+//! Packages: `python3-libtorrent`, `aria2`, `transmission-cli`. A test is skipped (with a loud `SKIPPED:` line)
 //! only when its package is not installed.
 // Tests that drive real processes need a wall clock to bound their waits.
 #![allow(clippy::disallowed_methods)]
@@ -439,6 +439,75 @@ fn aria2_seeder_serves_a_verified_piece() {
             .client
             .as_deref()
             .is_some_and(|v| v.starts_with("aria2")),
+        "{:?}",
+        report.ext.client
+    );
+}
+
+/// Transmission never dials loopback peers but accepts incoming connections (PEERS.md), which
+/// is all this test needs.
+#[test]
+fn transmission_seeder_serves_a_verified_piece() {
+    if !installed("transmission-cli") {
+        println!(
+            "SKIPPED: transmission-cli is not installed (apt-get install -y transmission-cli)"
+        );
+        return;
+    }
+    let t = TestTorrent::new();
+    let port = free_port();
+    let config = t.dir.path().join("transmission-config");
+    std::fs::create_dir_all(&config).unwrap();
+    let settings = format!(
+        r#"{{
+    "dht-enabled": false,
+    "lpd-enabled": false,
+    "pex-enabled": false,
+    "utp-enabled": false,
+    "port-forwarding-enabled": false,
+    "bind-address-ipv4": "127.0.0.1",
+    "bind-address-ipv6": "::1",
+    "peer-port": {port},
+    "peer-port-random-on-start": false,
+    "encryption": 0,
+    "rpc-enabled": false,
+    "ratio-limit-enabled": false,
+    "speed-limit-up-enabled": false,
+    "blocklist-enabled": false,
+    "message-level": 1
+}}"#
+    );
+    std::fs::write(config.join("settings.json"), settings).unwrap();
+    let child = Command::new("transmission-cli")
+        .args([
+            "--no-portmap",
+            "--encryption-tolerated",
+            "--verify",
+            "--no-uplimit",
+        ])
+        .arg("--config-dir")
+        .arg(&config)
+        .arg("--port")
+        .arg(port.to_string())
+        .arg("--download-dir")
+        .arg(t.dir.path())
+        .arg(&t.torrent_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start transmission-cli");
+    let _guard = ChildGuard(child);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let report = exchange(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), &t, deadline);
+    let client = report.peer_id.client().expect("transmission peer id");
+    assert_eq!(client.name, "Transmission");
+    assert!(
+        report
+            .ext
+            .client
+            .as_deref()
+            .is_some_and(|v| v.starts_with("Transmission")),
         "{:?}",
         report.ext.client
     );
