@@ -79,7 +79,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     for round in 0..opts.rounds {
-        let order: &[bool] = if round % 2 == 0 { &[true, false] } else { &[false, true] };
+        let order: &[bool] = if round % 2 == 0 {
+            &[true, false]
+        } else {
+            &[false, true]
+        };
         for &is_ours in order {
             if is_ours {
                 let s = measure(&opts, Server::Freshet(opts.freshet.clone()), &work)?;
@@ -101,7 +105,11 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
     let mut o = Opts::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut val = || it.next().cloned().with_context(|| format!("{a} needs a value\n{USAGE}"));
+        let mut val = || {
+            it.next()
+                .cloned()
+                .with_context(|| format!("{a} needs a value\n{USAGE}"))
+        };
         match a.as_str() {
             "--freshet" => o.freshet = val()?.into(),
             "--opentracker" => o.opentracker = Some(val()?.into()),
@@ -158,13 +166,23 @@ fn measure(opts: &Opts, server: Server, work: &std::path::Path) -> anyhow::Resul
     let addr = format!("127.0.0.1:{port}");
     let child = match &server {
         Server::Freshet(bin) => Command::new(bin)
-            .args(["tracker", "--http", &addr, "--udp", &addr, "--interval", "3600"])
+            .args([
+                "tracker",
+                "--http",
+                &addr,
+                "--udp",
+                &addr,
+                "--interval",
+                "3600",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("spawn {}", bin.display()))?,
         Server::Opentracker(bin) => {
-            let list: String = (0..opts.swarms).map(|s| hex(&info_hash(s)) + "\n").collect();
+            let list: String = (0..opts.swarms)
+                .map(|s| hex(&info_hash(s)) + "\n")
+                .collect();
             std::fs::write(work.join("wl"), list)?;
             Command::new(bin)
                 .args(["-i", "127.0.0.1", "-p", &p, "-P", &p, "-d"])
@@ -185,7 +203,13 @@ fn measure(opts: &Opts, server: Server, work: &std::path::Path) -> anyhow::Resul
 
     // Fill: every peer announces once (started; every other one a seeder).
     let t = Instant::now();
-    let (ok, lost) = udp_load(opts, server_addr, 1, u64::from(opts.peers), Duration::from_secs(120))?;
+    let (ok, lost) = udp_load(
+        opts,
+        server_addr,
+        1,
+        u64::from(opts.peers),
+        Duration::from_secs(120),
+    )?;
     let fill_secs = t.elapsed().as_secs_f64();
     if ok + lost < u64::from(opts.peers) {
         bail!("fill incomplete: {ok} answered, {lost} lost");
@@ -195,11 +219,22 @@ fn measure(opts: &Opts, server: Server, work: &std::path::Path) -> anyhow::Resul
 
     // Steady state: regular re-announces of the same peers.
     let t = Instant::now();
-    let (sok, slost) = udp_load(opts, server_addr, 0, opts.udp_max, Duration::from_secs(opts.udp_secs))?;
+    let (sok, slost) = udp_load(
+        opts,
+        server_addr,
+        0,
+        opts.udp_max,
+        Duration::from_secs(opts.udp_secs),
+    )?;
     let udp_secs = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (hok, hfail) = http_load(opts, server_addr, opts.http_max, Duration::from_secs(opts.http_secs))?;
+    let (hok, hfail) = http_load(
+        opts,
+        server_addr,
+        opts.http_max,
+        Duration::from_secs(opts.http_secs),
+    )?;
     let http_secs = t.elapsed().as_secs_f64();
 
     Ok(Sample {
@@ -214,7 +249,13 @@ fn measure(opts: &Opts, server: Server, work: &std::path::Path) -> anyhow::Resul
 
 /// BEP 15 load: `threads` sockets, each keeps a window of requests in flight. Returns
 /// (answered announces, lost or refused).
-fn udp_load(opts: &Opts, to: SocketAddr, event: u32, max: u64, limit: Duration) -> anyhow::Result<(u64, u64)> {
+fn udp_load(
+    opts: &Opts,
+    to: SocketAddr,
+    event: u32,
+    max: u64,
+    limit: Duration,
+) -> anyhow::Result<(u64, u64)> {
     let threads = opts.threads;
     let per_thread = max.div_ceil(u64::from(threads));
     let mut handles = Vec::new();
@@ -244,7 +285,7 @@ fn udp_load(opts: &Opts, to: SocketAddr, event: u32, max: u64, limit: Duration) 
                     next += u64::from(threads);
                     let swarm = i % swarms;
                     let port = 10_000 + (i / swarms) as u16;
-                    announce_packet(&mut pkt, cid, i, &info_hash(swarm), port, event, i % 2 == 0);
+                    announce_packet(&mut pkt, cid, i, &info_hash(swarm), port, event, i.is_multiple_of(2));
                     sock.send(&pkt)?;
                 }
                 sent += batch;
@@ -271,7 +312,9 @@ fn udp_load(opts: &Opts, to: SocketAddr, event: u32, max: u64, limit: Duration) 
     }
     let mut total = (0, 0);
     for h in handles {
-        let (a, b) = h.join().map_err(|_| anyhow::anyhow!("load thread panicked"))??;
+        let (a, b) = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("load thread panicked"))??;
         total.0 += a;
         total.1 += b;
     }
@@ -296,7 +339,15 @@ fn udp_connect(sock: &UdpSocket) -> anyhow::Result<u64> {
     bail!("no UDP connect reply")
 }
 
-fn announce_packet(pkt: &mut [u8], cid: u64, i: u32, ih: &[u8; 20], port: u16, event: u32, seeder: bool) {
+fn announce_packet(
+    pkt: &mut [u8],
+    cid: u64,
+    i: u32,
+    ih: &[u8; 20],
+    port: u16,
+    event: u32,
+    seeder: bool,
+) {
     pkt[0..8].copy_from_slice(&cid.to_be_bytes());
     pkt[8..12].copy_from_slice(&1u32.to_be_bytes());
     pkt[12..16].copy_from_slice(&i.to_be_bytes());
@@ -361,7 +412,9 @@ fn http_load(opts: &Opts, to: SocketAddr, max: u64, limit: Duration) -> anyhow::
     }
     let mut total = (0, 0);
     for h in handles {
-        let (a, b) = h.join().map_err(|_| anyhow::anyhow!("http thread panicked"))?;
+        let (a, b) = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("http thread panicked"))?;
         total.0 += a;
         total.1 += b;
     }
@@ -402,7 +455,8 @@ fn which(p: &std::path::Path) -> bool {
     if p.components().count() > 1 {
         return p.exists();
     }
-    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -415,7 +469,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn report(opts: &Opts, ours: &[Sample], theirs: &[Sample]) {
     let m = |s: &[Sample], f: fn(&Sample) -> f64| median(s.iter().map(f).collect());
-    let rows: [(&str, fn(&Sample) -> f64); 4] = [
+    type Row = (&'static str, fn(&Sample) -> f64);
+    let rows: [Row; 4] = [
         ("UDP announces/s, fill (new peers)", |s| s.udp_fill_rate),
         ("UDP announces/s, steady re-announce", |s| s.udp_rate),
         ("HTTP announces/s (connection per request)", |s| s.http_rate),
@@ -435,5 +490,7 @@ fn report(opts: &Opts, ours: &[Sample], theirs: &[Sample]) {
     let lost_ot: u64 = theirs.iter().map(|s| s.udp_lost).sum();
     let hf: u64 = ours.iter().map(|s| s.http_failed).sum();
     let hf_ot: u64 = theirs.iter().map(|s| s.http_failed).sum();
-    println!("\nUDP replies lost: freshet {lost}, opentracker {lost_ot}; HTTP failures: freshet {hf}, opentracker {hf_ot}");
+    println!(
+        "\nUDP replies lost: freshet {lost}, opentracker {lost_ot}; HTTP failures: freshet {hf}, opentracker {hf_ot}"
+    );
 }
