@@ -29,6 +29,10 @@ pub enum Message {
     /// BEP 3 `have`: the sender completed and verified a piece.
     Have(PieceIndex),
     /// BEP 3 `bitfield`: the pieces the sender has; only right after the handshake.
+    ///
+    /// Decoded against [`crate::Limits::piece_count`] when it is set (exact length, zero spare
+    /// bits); otherwise every received bit counts as a piece and the caller re-checks with
+    /// [`Bitfield::with_piece_count`] once the metadata is known.
     Bitfield(Bitfield),
     /// BEP 3 `request`: asks for a block.
     Request(BlockRef),

@@ -237,6 +237,42 @@ mod tests {
         assert_eq!(b.client().unwrap().name, "Freshet");
     }
 
+    /// A counter "RNG" so the test shows exactly which bytes end up in the id.
+    struct Counter(u8);
+
+    impl rand_core::RngCore for Counter {
+        fn next_u32(&mut self) -> u32 {
+            u32::from(self.next_byte())
+        }
+        fn next_u64(&mut self) -> u64 {
+            u64::from(self.next_byte())
+        }
+        fn fill_bytes(&mut self, dst: &mut [u8]) {
+            for b in dst {
+                *b = self.next_byte();
+            }
+        }
+    }
+
+    impl Counter {
+        fn next_byte(&mut self) -> u8 {
+            self.0 = self.0.wrapping_add(1);
+            self.0
+        }
+    }
+
+    #[test]
+    fn generate_draws_only_from_the_callers_rng() {
+        assert_eq!(
+            &PeerId::generate(&mut Counter(0)).0,
+            b"-FR0100-123456789ABC"
+        );
+        assert_eq!(
+            PeerId::generate(&mut Counter(7)),
+            PeerId::generate(&mut Counter(7))
+        );
+    }
+
     #[test]
     fn displays_unprintable_bytes_escaped() {
         let mut raw = *b"-FR0100-abcdefghijkl";
