@@ -1,6 +1,8 @@
 //! The Freshet client library.
 pub mod tracker_server;
 
+pub mod commands;
+
 mod session;
 pub use session::{
     Activity, AddOptions, ClientGone, ClientHandle, Config, Control, DataOnClose, Event, Request,
