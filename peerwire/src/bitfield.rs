@@ -9,6 +9,18 @@ use crate::error::BitfieldError;
 use crate::types::PieceIndex;
 
 /// A fixed-size set of pieces.
+///
+/// ```
+/// use freshet_peerwire::{Bitfield, PieceIndex};
+///
+/// let theirs = Bitfield::from_wire(&[0b1110_0000], 3)?; // pieces 0, 1, 2
+/// let mut ours = Bitfield::new(3);
+/// ours.set(PieceIndex(1))?;
+/// let wanted: Vec<_> = theirs.and_not(&ours)?.iter_set().collect();
+/// assert_eq!(wanted, [PieceIndex(0), PieceIndex(2)]);
+/// assert!(Bitfield::from_wire(&[0b1111_0000], 3).is_err()); // spare bit set
+/// # Ok::<(), freshet_peerwire::BitfieldError>(())
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Bitfield {
     bytes: Vec<u8>,

@@ -19,6 +19,17 @@ pub const DEFAULT_ALLOWED_FAST_COUNT: u32 = 10;
 /// The set has `min(k, piece_count)` distinct pieces, in generation order (capping at the
 /// piece count keeps the algorithm finite for tiny torrents). BEP 6 defines the set for IPv4
 /// only.
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use freshet_metainfo::InfoHashV1;
+/// use freshet_peerwire::{allowed_fast_set, PieceIndex};
+///
+/// // The example from BEP 6.
+/// let set = allowed_fast_set(&InfoHashV1([0xaa; 20]), Ipv4Addr::new(80, 4, 4, 200), 1313, 7);
+/// let expected = [1059, 431, 808, 1217, 287, 376, 1188].map(PieceIndex);
+/// assert_eq!(set, expected);
+/// ```
 #[must_use]
 pub fn allowed_fast_set(
     info_hash: &InfoHashV1,

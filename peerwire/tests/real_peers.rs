@@ -238,6 +238,17 @@ fn exchange(addr: SocketAddr, t: &TestTorrent, deadline: Instant) -> Report {
     ext.client = Some("Freshet peerwire interop test".to_owned());
     ext.request_queue = Some(250);
     let mut out = BytesMut::new();
+    // BEP 6: with the Fast extension on both sides the first message must be a bitfield,
+    // have all or have none; we have nothing.
+    if theirs
+        .reserved
+        .common(ours.reserved)
+        .contains(Reserved::FAST)
+    {
+        Message::HaveNone.encode(&mut out);
+    } else {
+        Message::Bitfield(freshet_peerwire::Bitfield::new(t.pieces())).encode(&mut out);
+    }
     ext.encode(&mut out);
     Message::Interested.encode(&mut out);
     conn.stream.write_all(&out).unwrap();
