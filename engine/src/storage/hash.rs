@@ -141,3 +141,88 @@ mod tests {
         assert!(out.block_digests.is_none());
     }
 }
+
+#[cfg(test)]
+mod v2_tests {
+    use sha2::{Digest as _, Sha256};
+
+    use super::*;
+    use crate::{FileSpec, PieceHashes};
+
+    /// A hybrid torrent: file `a` (20 000 bytes) padded to the 32 KiB piece, then `b`.
+    #[test]
+    fn verifies_hybrid_pieces_with_v1_and_v2_hashes() {
+        let a = vec![1u8; 20000];
+        let b = vec![2u8; 40000];
+        let mut piece0 = a.clone();
+        piece0.resize(32768, 0);
+        let leaf = |d: &[u8]| -> [u8; 32] { Sha256::digest(d).into() };
+        let node = |l: [u8; 32], r: [u8; 32]| -> [u8; 32] {
+            let mut h = Sha256::new();
+            h.update(l);
+            h.update(r);
+            h.finalize().into()
+        };
+        // File a is shorter than a piece: its root covers 2 leaves (20 000 bytes -> 2 blocks).
+        let root_a = node(leaf(&a[..16384]), leaf(&a[16384..]));
+        // File b spans two pieces: piece-layer hashes over 2 leaves each, zero-padded.
+        let root_b0 = node(leaf(&b[..16384]), leaf(&b[16384..32768]));
+        let root_b1 = node(leaf(&b[32768..]), [0; 32]);
+        let v1 = vec![
+            sha1_blocks(&[Bytes::from(piece0.clone())]),
+            sha1_blocks(&[Bytes::copy_from_slice(&b[..32768])]),
+            sha1_blocks(&[Bytes::copy_from_slice(&b[32768..])]),
+        ];
+        let g = Geometry::new(
+            32768,
+            vec![
+                FileSpec::new(&["a"], 20000),
+                FileSpec::padding(12768),
+                FileSpec::new(&["b"], 40000),
+            ],
+            PieceHashes {
+                v1: Some(v1),
+                v2: Some(vec![Some(root_a), Some(root_b0), Some(root_b1)]),
+            },
+        )
+        .unwrap();
+        let blocks =
+            |d: &[u8]| -> Vec<Bytes> { d.chunks(16384).map(Bytes::copy_from_slice).collect() };
+        let pieces = [piece0.as_slice(), &b[..32768], &b[32768..]];
+        for (i, data) in pieces.iter().enumerate() {
+            let out = hash_piece_blocks(
+                &g,
+                PieceIndex(i as u32),
+                &blocks(data),
+                DigestMode::PieceOnly,
+            );
+            assert_eq!(out.verdict, Verdict::Passed, "piece {i}");
+        }
+        // Flip one byte of file b's data: both hashes catch it.
+        let mut bad = b[32768..].to_vec();
+        bad[5] ^= 1;
+        let out = hash_piece_blocks(&g, PieceIndex(2), &blocks(&bad), DigestMode::PieceOnly);
+        assert_eq!(out.verdict, Verdict::Failed);
+        // A v2-only geometry catches it too.
+        let g2 = Geometry::new(
+            32768,
+            g.files()
+                .iter()
+                .map(|f| FileSpec {
+                    path: f.path.clone(),
+                    length: f.length,
+                    attrs: f.attrs.clone(),
+                })
+                .collect(),
+            PieceHashes {
+                v1: None,
+                v2: g.hashes().v2.clone(),
+            },
+        )
+        .unwrap();
+        let out = hash_piece_blocks(&g2, PieceIndex(2), &blocks(&bad), DigestMode::PieceOnly);
+        assert_eq!(out.verdict, Verdict::Failed);
+        let out = hash_piece_blocks(&g2, PieceIndex(0), &blocks(&piece0), DigestMode::PieceOnly);
+        assert_eq!(out.verdict, Verdict::Passed);
+    }
+}

@@ -592,3 +592,44 @@ fn choker_keeps_slots_bounded_and_rotates_optimistic() {
         "seeding round robin serves every interested peer"
     );
 }
+
+#[test]
+fn range_first_pieces_are_requested_before_others() {
+    let (g, _) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut cfg = config();
+    cfg.min_pipeline = 2;
+    cfg.max_pipeline = 2;
+    let mut t = Torrent::new(Arc::clone(&g), cfg, Start::Empty, now);
+    // Bytes 70 000..70 001 lie in the last piece.
+    t.download_range_first(now, 70_000..70_001);
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, k, Message::HaveAll);
+    t.handle_message(now, k, Message::Unchoke);
+    let reqs = requests(&sends_to(&drive(&mut t, &st, now), k));
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs.iter().all(|b| b.piece == PieceIndex(2)), "{reqs:?}");
+}
+
+#[test]
+fn skipping_every_file_makes_the_torrent_complete_and_uninterested() {
+    let (g, _) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut t = Torrent::new(Arc::clone(&g), config(), Start::Empty, now);
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, k, Message::HaveAll);
+    assert_eq!(
+        sends_to(&drive(&mut t, &st, now), k),
+        vec![Message::Interested]
+    );
+    t.set_file_priority(now, 0, FilePriority::Skip);
+    assert_eq!(
+        sends_to(&drive(&mut t, &st, now), k),
+        vec![Message::NotInterested]
+    );
+    assert!(t.is_complete());
+}
