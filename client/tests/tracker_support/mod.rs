@@ -75,6 +75,27 @@ pub fn start_opentracker(dir: &Path, port: u16, hex_hashes: &[String]) -> Guard 
         wait_tcp(port, Duration::from_secs(10)),
         "opentracker did not start"
     );
+    // opentracker reads its whitelist a while after it starts listening (seconds on a busy
+    // machine): wait (bounded) until an announce for every hash is accepted, then take the
+    // probe peer out again with `stopped`.
+    for hash in hex_hashes {
+        let raw: String = (0..hash.len() / 2)
+            .map(|i| format!("%{}", &hash[2 * i..2 * i + 2]))
+            .collect();
+        let base = format!(
+            "http://127.0.0.1:{port}/announce?info_hash={raw}&peer_id=-WAIT00-000000000000&port=1&left=0"
+        );
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            let body = http_get(&base, Duration::from_secs(2)).unwrap_or_default();
+            if !body.is_empty() && !String::from_utf8_lossy(&body).contains("failure reason") {
+                break;
+            }
+            assert!(Instant::now() < end, "opentracker never accepted {hash}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = http_get(&format!("{base}&event=stopped"), Duration::from_secs(2));
+    }
     g
 }
 
