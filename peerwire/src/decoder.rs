@@ -33,6 +33,34 @@ pub struct Limits {
     pub max_unknown_bitfield_len: u32,
     /// Largest number of 32-byte hashes in a BEP 52 `hashes` message. Default 8192 + 64.
     pub max_hashes: u32,
+    /// What to do with a message id this crate does not know. Default
+    /// [`UnknownMessages::Reject`].
+    pub unknown_messages: UnknownMessages,
+}
+
+/// Policy for message ids outside BEP 3, 5, 6, 10 and 52.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UnknownMessages {
+    /// Fail with [`InvalidMessage::UnknownMessageId`] as soon as the header arrives.
+    #[default]
+    Reject,
+    /// Drop the frame and go on, if it is no longer than [`Limits::max_extended_len`]
+    /// (longer is [`PeerMisbehaved::MessageTooLong`]). The frame is still buffered whole
+    /// before it is dropped.
+    Skip,
+}
+
+/// What a complete or announced frame holds, from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameKind {
+    /// Length prefix 0.
+    Keepalive,
+    /// A known message.
+    Message(MessageId),
+    /// An unknown id that [`UnknownMessages::Skip`] lets through, to be dropped.
+    Skipped(u8),
 }
 
 impl Default for Limits {
@@ -43,6 +71,7 @@ impl Default for Limits {
             piece_count: None,
             max_unknown_bitfield_len: 1024 * 1024,
             max_hashes: 8192 + 64,
+            unknown_messages: UnknownMessages::Reject,
         }
     }
 }
@@ -119,31 +148,34 @@ impl MessageDecoder {
     /// # Errors
     /// [`PeerMisbehaved::MessageTooLong`] or [`InvalidMessage`] naming the message and length.
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Message>, Error> {
-        let (id, total) = match self.frame_status(buf)? {
-            Decoded::Incomplete { .. } => return Ok(None),
-            Decoded::Complete {
-                value: None,
-                consumed,
-            } => {
-                buf.advance(consumed);
-                return Ok(Some(Message::Keepalive));
-            }
-            Decoded::Complete {
-                value: Some(id),
-                consumed,
-            } => (id, consumed),
-        };
-        if has_tail(id) {
-            let frame = buf.split_to(total).freeze();
-            parse(id, &frame[5..], &self.limits, |r| {
-                frame.slice(r.start + 5..r.end + 5)
-            })
-            .map(Some)
-        } else {
-            let body = &buf[5..total];
-            let msg = parse(id, body, &self.limits, |r| Bytes::copy_from_slice(&body[r]))?;
-            buf.advance(total);
-            Ok(Some(msg))
+        loop {
+            let (kind, total) = match self.frame_status(buf)? {
+                Decoded::Incomplete { .. } => return Ok(None),
+                Decoded::Complete { value, consumed } => (value, consumed),
+            };
+            let id = match kind {
+                FrameKind::Keepalive => {
+                    buf.advance(total);
+                    return Ok(Some(Message::Keepalive));
+                }
+                FrameKind::Skipped(_) => {
+                    buf.advance(total);
+                    continue;
+                }
+                FrameKind::Message(id) => id,
+            };
+            return if has_tail(id) {
+                let frame = buf.split_to(total).freeze();
+                parse(id, &frame[5..], &self.limits, |r| {
+                    frame.slice(r.start + 5..r.end + 5)
+                })
+                .map(Some)
+            } else {
+                let body = &buf[5..total];
+                let msg = parse(id, body, &self.limits, |r| Bytes::copy_from_slice(&body[r]))?;
+                buf.advance(total);
+                Ok(Some(msg))
+            };
         }
     }
 
@@ -153,40 +185,43 @@ impl MessageDecoder {
     /// # Errors
     /// As for [`MessageDecoder::decode`].
     pub fn decode_bytes(&self, input: &Bytes) -> Result<Decoded<Message>, Error> {
-        let (id, total) = match self.frame_status(input)? {
-            Decoded::Incomplete { needed } => return Ok(Decoded::Incomplete { needed }),
-            Decoded::Complete {
-                value: None,
-                consumed,
-            } => {
-                return Ok(Decoded::Complete {
-                    value: Message::Keepalive,
-                    consumed,
-                });
-            }
-            Decoded::Complete {
-                value: Some(id),
-                consumed,
-            } => (id, consumed),
-        };
-        let value = parse(id, &input[5..total], &self.limits, |r| {
-            input.slice(r.start + 5..r.end + 5)
-        })?;
-        Ok(Decoded::Complete {
-            value,
-            consumed: total,
-        })
+        let mut skipped = 0;
+        loop {
+            let rest = &input[skipped..];
+            let (kind, total) = match self.frame_status(rest)? {
+                Decoded::Incomplete { needed } => return Ok(Decoded::Incomplete { needed }),
+                Decoded::Complete { value, consumed } => (value, consumed),
+            };
+            let value = match kind {
+                FrameKind::Keepalive => Message::Keepalive,
+                FrameKind::Skipped(_) => {
+                    skipped += total;
+                    continue;
+                }
+                FrameKind::Message(id) => {
+                    let base = skipped + 5;
+                    parse(id, &rest[5..total], &self.limits, |r| {
+                        input.slice(r.start + base..r.end + base)
+                    })?
+                }
+            };
+            return Ok(Decoded::Complete {
+                value,
+                consumed: skipped + total,
+            });
+        }
     }
 
     /// Looks at the frame header at the start of `input` without consuming anything.
     ///
-    /// `Complete { value, consumed }` means the whole frame (`consumed` bytes, id `value`,
-    /// `None` for a keep-alive) is present; `Incomplete { needed }` gives a lower bound on the
-    /// missing bytes, exact once the 5-byte header has arrived and always within the limits.
+    /// `Complete { value, consumed }` means the whole frame (`consumed` bytes, of kind
+    /// `value`) is present; `Incomplete { needed }` gives a lower bound on the missing bytes,
+    /// exact once the 5-byte header has arrived and always within the limits.
     ///
     /// # Errors
-    /// An unknown id, a length impossible for the id, or a length above the limits.
-    pub fn frame_status(&self, input: &[u8]) -> Result<Decoded<Option<MessageId>>, Error> {
+    /// An unknown id (unless skipped), a length impossible for the id, or a length above the
+    /// limits.
+    pub fn frame_status(&self, input: &[u8]) -> Result<Decoded<FrameKind>, Error> {
         let Some(prefix) = input.first_chunk::<4>() else {
             return Ok(Decoded::Incomplete {
                 needed: 4 - input.len(),
@@ -195,17 +230,34 @@ impl MessageDecoder {
         let len = u32::from_be_bytes(*prefix);
         if len == 0 {
             return Ok(Decoded::Complete {
-                value: None,
+                value: FrameKind::Keepalive,
                 consumed: 4,
             });
         }
         let Some(&id_byte) = input.get(4) else {
             return Ok(Decoded::Incomplete { needed: 1 });
         };
-        let Some(id) = MessageId::from_u8(id_byte) else {
-            return Err(InvalidMessage::UnknownMessageId { id: id_byte, len }.into());
+        let kind = match MessageId::from_u8(id_byte) {
+            Some(id) => {
+                self.check_len(id, len)?;
+                FrameKind::Message(id)
+            }
+            None => match self.limits.unknown_messages {
+                UnknownMessages::Reject => {
+                    return Err(InvalidMessage::UnknownMessageId { id: id_byte, len }.into());
+                }
+                UnknownMessages::Skip if len > self.limits.max_extended_len => {
+                    let max = self.limits.max_extended_len;
+                    return Err(PeerMisbehaved::MessageTooLong {
+                        msg: "unknown",
+                        len,
+                        max,
+                    }
+                    .into());
+                }
+                UnknownMessages::Skip => FrameKind::Skipped(id_byte),
+            },
         };
-        self.check_len(id, len)?;
         // `len` is now bounded by the limits, so this cannot overflow on 32-bit targets
         // for any sane limits; saturate anyway.
         let total = (len as usize).saturating_add(4);
@@ -215,7 +267,7 @@ impl MessageDecoder {
             });
         }
         Ok(Decoded::Complete {
-            value: Some(id),
+            value: kind,
             consumed: total,
         })
     }

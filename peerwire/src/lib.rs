@@ -50,7 +50,7 @@ mod bitfield;
 pub use bitfield::Bitfield;
 
 mod decoder;
-pub use decoder::{Limits, MessageDecoder};
+pub use decoder::{FrameKind, Limits, MessageDecoder, UnknownMessages};
 
 mod error;
 pub use error::{BitfieldError, Error, InvalidMessage, PeerIncompatible, PeerMisbehaved};

@@ -4,7 +4,7 @@
 use bytes::{Bytes, BytesMut};
 use freshet_peerwire::{
     BlockRef, Decoded, Error, HashRequest, InvalidMessage, Limits, Message, MessageDecoder,
-    PeerMisbehaved, PieceIndex, PiecesRoot,
+    PeerMisbehaved, PieceIndex, PiecesRoot, UnknownMessages,
 };
 
 fn decode_one(dec: &MessageDecoder, wire: &[u8]) -> Message {
@@ -290,6 +290,35 @@ fn rejects_unknown_message_id() {
         dec.decode(&mut buf).unwrap_err(),
         Error::InvalidMessage(InvalidMessage::UnknownMessageId { id: 0x42, len: 1 })
     );
+}
+
+#[test]
+fn skips_unknown_message_ids_when_asked() {
+    let mut limits = Limits::default().with_max_extended_len(64);
+    limits.unknown_messages = UnknownMessages::Skip;
+    let dec = MessageDecoder::new(limits);
+    // unknown id 0x42 with 3 payload bytes, then `have all`
+    let wire = [0, 0, 0, 4, 0x42, 1, 2, 3, 0, 0, 0, 1, 0x0e];
+    let mut buf = BytesMut::from(&wire[..]);
+    assert_eq!(dec.decode(&mut buf).unwrap(), Some(Message::HaveAll));
+    assert!(buf.is_empty());
+    assert_eq!(
+        dec.decode_bytes(&Bytes::copy_from_slice(&wire)).unwrap(),
+        Decoded::Complete {
+            value: Message::HaveAll,
+            consumed: wire.len()
+        }
+    );
+    // still bounded
+    let mut buf = BytesMut::from(&[0, 0, 0, 65, 0x42][..]);
+    assert!(matches!(
+        dec.decode(&mut buf),
+        Err(Error::PeerMisbehaved(PeerMisbehaved::MessageTooLong {
+            msg: "unknown",
+            len: 65,
+            max: 64
+        }))
+    ));
 }
 
 /// anacrolix/torrent's peer protocol fuzz regressions (decoded raw inputs).
