@@ -41,6 +41,7 @@ mod magnet;
 pub mod merkle;
 mod parse;
 pub mod sanitize;
+mod symlinks;
 mod torrent;
 mod verify;
 

@@ -333,6 +333,7 @@ fn parse_info(info: &Dict<'_>, limits: &Limits) -> Result<(Info, InfoHashes), Er
         });
         offset += f.length;
     }
+    crate::symlinks::sanitize_symlinks(&mut files);
     if layout == Layout::MultiFile {
         crate::dedupe::resolve_duplicates(&name, &mut files, limits.max_duplicate_renames)?;
     }
