@@ -212,7 +212,13 @@ impl BitAnd for Reserved {
 
 impl fmt::Debug for Reserved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Reserved(")?;
+        write!(f, "Reserved({self})")
+    }
+}
+
+impl fmt::Display for Reserved {
+    /// The 16 hex digits, then the names of the known flags that are set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for b in self.0 {
             write!(f, "{b:02x}")?;
         }
@@ -227,7 +233,17 @@ impl fmt::Debug for Reserved {
                 f.write_str(name)?;
             }
         }
-        f.write_str(")")
+        Ok(())
+    }
+}
+
+impl fmt::Display for Handshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "handshake for {} from {} [{}]",
+            self.info_hash, self.peer_id, self.reserved
+        )
     }
 }
 
@@ -264,6 +280,11 @@ mod tests {
         assert_eq!(hs.info_hash, InfoHashV1([0xaa; 20]));
         assert_eq!(&hs.peer_id.0, b"-LT2080-abcdefghijkl");
         assert_eq!(hs.to_bytes(), bytes);
+        assert_eq!(
+            hs.to_string(),
+            "handshake for aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa from -LT2080-abcdefghijkl \
+             [0000000000100005 dht fast ext]"
+        );
     }
 
     #[test]

@@ -39,6 +39,22 @@ impl fmt::Debug for PexFlags {
     }
 }
 
+impl fmt::Display for PexFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (Self::PREFERS_ENCRYPTION, "e"),
+            (Self::UPLOAD_ONLY, "s"),
+            (Self::SUPPORTS_UTP, "u"),
+            (Self::SUPPORTS_HOLEPUNCH, "h"),
+            (Self::REACHABLE, "r"),
+        ];
+        for (flag, name) in names {
+            f.write_str(if self.contains(flag) { name } else { "-" })?;
+        }
+        Ok(())
+    }
+}
+
 /// A `ut_pex` message: peers added and dropped since the previous one.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
