@@ -38,9 +38,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
-use std::fmt;
-
 pub use freshet_metainfo::InfoHashV1;
+pub use freshet_peerwire::PeerId;
 
 mod announcer;
 mod error;
@@ -64,24 +63,6 @@ pub use server::{
     ServerLimits, ServerStats, SwarmStore, TrackerCore, parse_announce_query, parse_scrape_query,
 };
 pub use udp_client::{UdpClientConfig, UdpClientEvent, UdpTrackerClient};
-
-/// A 20-byte peer id (BEP 3). Tracker-local newtype until `freshet-peerwire` exports one.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PeerId(pub [u8; 20]);
-
-impl fmt::Debug for PeerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PeerId(")?;
-        for &b in &self.0 {
-            if b.is_ascii_graphic() {
-                write!(f, "{}", b as char)?;
-            } else {
-                write!(f, "\\x{b:02x}")?;
-            }
-        }
-        write!(f, ")")
-    }
-}
 
 /// The `event` of an announce (BEP 3; numbered as in BEP 15).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
