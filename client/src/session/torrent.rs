@@ -2,7 +2,7 @@
 //! only the client knows (metainfo, save directory, storage, peer addresses to dial, tracker
 //! state, rates). Engine actions are translated into driver [`Action`]s here.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use freshet_engine::{
     self as engine, AnnounceEvent, DiskCompletion, DiskJob, FileStorage, Geometry, PeerInfo,
-    PeerKey, PieceSet, ResumeRecord, Start, Storage,
+    PeerKey, PieceIndex, PieceSet, ResumeRecord, Start, Storage,
 };
 use freshet_peerwire::Message;
 use freshet_tracker::{
@@ -133,6 +133,8 @@ pub(crate) struct Torrent {
     checked: bool,
     /// What each connected peer says it has (for seed counts and distributed copies).
     peer_sets: HashMap<PeerKey, PieceSet>,
+    /// Peers that have sent at least one message.
+    seen_first: HashSet<PeerKey>,
     base_downloaded: u64,
     base_uploaded: u64,
 }
@@ -211,6 +213,7 @@ impl Torrent {
             completed_sent: false,
             checked: false,
             peer_sets: HashMap::new(),
+            seen_first: HashSet::new(),
             base_downloaded: stats.downloaded,
             base_uploaded: stats.uploaded,
         };
@@ -429,28 +432,57 @@ impl Torrent {
     /// A peer's connection is gone.
     pub(crate) fn handle_peer_gone(&mut self, now: Instant, peer: PeerKey) {
         self.peer_sets.remove(&peer);
+        self.seen_first.remove(&peer);
         self.engine.handle_peer_closed(now, peer);
         self.pump(now);
     }
 
     /// A message from a peer.
+    ///
+    /// Interop adapter: some clients (aria2 1.36) send a fresh `bitfield` or `have all` in the
+    /// middle of a connection, which the engine treats as a protocol violation. These are
+    /// passed on as `have` messages for the newly set pieces instead (a late `have none` is
+    /// dropped).
     pub(crate) fn handle_message(&mut self, now: Instant, peer: PeerKey, msg: Message) {
         let n = self.geometry().num_pieces();
+        let first = self.seen_first.insert(peer);
+        let mut late_haves = Vec::new();
         if let Some(set) = self.peer_sets.get_mut(&peer) {
             match &msg {
                 Message::Have(p) if p.0 < n => {
                     set.insert(*p);
                 }
                 Message::Bitfield(bf) => {
-                    if let Some(s) = PieceSet::from_bitfield_bytes(bf.as_wire(), n) {
-                        *set = s;
+                    if let Some(new) = PieceSet::from_bitfield_bytes(bf.as_wire(), n) {
+                        if !first {
+                            late_haves = new.iter().filter(|p| !set.contains(*p)).collect();
+                        }
+                        *set = new;
                     }
                 }
-                Message::HaveAll => *set = PieceSet::full(n),
+                Message::HaveAll => {
+                    if !first {
+                        late_haves = (0..n)
+                            .map(PieceIndex)
+                            .filter(|p| !set.contains(*p))
+                            .collect();
+                    }
+                    *set = PieceSet::full(n);
+                }
                 _ => {}
             }
         }
-        self.engine.handle_message(now, peer, msg);
+        let late = matches!(
+            msg,
+            Message::Bitfield(_) | Message::HaveAll | Message::HaveNone
+        );
+        if !first && late {
+            for p in late_haves {
+                self.engine.handle_message(now, peer, Message::Have(p));
+            }
+        } else {
+            self.engine.handle_message(now, peer, msg);
+        }
         self.pump(now);
     }
 
@@ -635,6 +667,7 @@ impl Torrent {
                 }
                 engine::Action::Disconnect { peer, reason } => {
                     self.peer_sets.remove(&peer);
+                    self.seen_first.remove(&peer);
                     self.actions
                         .push_back(Action::Disconnect(peer, reason.to_string()));
                 }
