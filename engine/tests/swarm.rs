@@ -229,3 +229,28 @@ fn endgame_finishes_the_last_pieces_promptly() {
     assert!(t < Duration::from_secs(10), "took {t:?}");
     report("endgame", &sim, t);
 }
+
+#[test]
+fn same_seeds_give_identical_runs() {
+    let run = || {
+        let (g, data) = make_torrent(7, 32 * 1024, vec![FileSpec::new(&["d.bin"], MIB)]);
+        let mut sim = Sim::new(g, data);
+        sim.add_node(Role::Seed, 2 * MIB, 1);
+        for i in 0..4 {
+            sim.add_node(Role::Leecher, MIB, 20 + i);
+        }
+        sim.connect_all();
+        let t = sim
+            .drive_bounded(200_000, Duration::from_secs(120), Sim::all_leechers_complete)
+            .unwrap_or_else(|e| panic!("{e}: {}", sim.summary()));
+        let orders: Vec<Vec<u32>> = sim
+            .nodes
+            .iter()
+            .map(|n| n.verified.iter().map(|p| p.0).collect())
+            .collect();
+        (t, sim.steps, orders)
+    };
+    let a = run();
+    let b = run();
+    assert_eq!(a, b, "the simulation is deterministic");
+}
