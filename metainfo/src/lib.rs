@@ -55,3 +55,8 @@ pub use torrent::{
     Version,
 };
 pub use verify::{FileReport, PieceState, VerifyReport, verify};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
