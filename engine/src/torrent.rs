@@ -210,6 +210,7 @@ pub struct Torrent {
 enum Phase {
     Checking(Checking),
     Active,
+    Paused,
     Errored,
     Stopped,
 }
@@ -558,6 +559,58 @@ impl Torrent {
         self.refill_all(now);
     }
 
+    /// Pauses downloading and uploading: cancels our requests, chokes every peer and drops
+    /// queued uploads. Connections stay open. Ignored unless the torrent is active.
+    pub fn pause(&mut self, _now: Instant) {
+        if !matches!(self.phase, Phase::Active) {
+            return;
+        }
+        self.phase = Phase::Paused;
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            let Some(p) = self.peers.get_mut(&k) else {
+                continue;
+            };
+            let outstanding = std::mem::take(&mut p.outstanding);
+            p.reading.clear();
+            let was_unchoked = !p.am_choking;
+            p.am_choking = true;
+            p.unchoked_since = None;
+            for (b, _) in outstanding {
+                self.tracker.cancel_request(&b, k);
+                self.send(k, Message::Cancel(b));
+            }
+            if was_unchoked {
+                self.send(k, Message::Choke);
+            }
+        }
+    }
+
+    /// Resumes after [`Torrent::pause`].
+    pub fn resume(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Paused) {
+            self.phase = Phase::Active;
+            self.run_choker(now);
+            self.refill_all(now);
+        }
+    }
+
+    /// Whether the torrent is paused.
+    #[must_use]
+    pub fn is_paused(&self) -> bool {
+        matches!(self.phase, Phase::Paused)
+    }
+
+    /// Moves the data to another save directory (a `DiskJob::Move`).
+    pub fn move_storage(&mut self, to: std::path::PathBuf) {
+        self.actions.push_back(Action::Disk(DiskJob::Move(to)));
+    }
+
+    /// Deletes the downloaded data (a `DiskJob::Delete`); call after [`Torrent::shutdown`].
+    pub fn delete_data(&mut self) {
+        self.actions.push_back(Action::Disk(DiskJob::Delete));
+    }
+
     /// Stops the torrent: disconnects every peer, flushes storage and announces `stopped`.
     /// Save a resume record after the flush completes.
     pub fn shutdown(&mut self, _now: Instant) {
@@ -891,10 +944,11 @@ impl Torrent {
         }
         let limit = self.config.max_incoming_requests;
         let have = self.tracker.have().contains(block.piece);
+        let paused = matches!(self.phase, Phase::Paused);
         let Some(p) = self.peers.get_mut(&peer) else {
             return;
         };
-        let allowed = !p.am_choking || p.allowed_fast_out.contains(&block.piece);
+        let allowed = !paused && (!p.am_choking || p.allowed_fast_out.contains(&block.piece));
         if !have || !allowed || p.reading.len() >= limit || p.reading.contains(&block) {
             if fast {
                 self.send(peer, Message::RejectRequest(block));
@@ -1229,6 +1283,9 @@ impl Torrent {
     // ---- private: choking ----
 
     fn maybe_unchoke_now(&mut self, now: Instant, peer: PeerKey) {
+        if matches!(self.phase, Phase::Paused | Phase::Stopped) {
+            return;
+        }
         let unchoked = self.peers.values().filter(|p| !p.am_choking).count();
         if unchoked < self.config.unchoke_slots + 1
             && let Some(p) = self.peers.get_mut(&peer)
@@ -1241,6 +1298,9 @@ impl Torrent {
     }
 
     fn run_choker(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Paused | Phase::Stopped) {
+            return;
+        }
         let mode = if self.tracker.is_complete() {
             ChokeMode::Seeding
         } else {

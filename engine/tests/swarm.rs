@@ -241,7 +241,11 @@ fn same_seeds_give_identical_runs() {
         }
         sim.connect_all();
         let t = sim
-            .drive_bounded(200_000, Duration::from_secs(120), Sim::all_leechers_complete)
+            .drive_bounded(
+                200_000,
+                Duration::from_secs(120),
+                Sim::all_leechers_complete,
+            )
             .unwrap_or_else(|e| panic!("{e}: {}", sim.summary()));
         let orders: Vec<Vec<u32>> = sim
             .nodes

@@ -633,3 +633,42 @@ fn skipping_every_file_makes_the_torrent_complete_and_uninterested() {
     );
     assert!(t.is_complete());
 }
+
+#[test]
+fn pause_cancels_requests_and_chokes_then_resume_restarts() {
+    let (g, data) = setup();
+    let now = t0();
+    let st = MemoryStorage::with_data(Arc::clone(&g), data);
+    let mut set = PieceSet::new(3);
+    set.insert(PieceIndex(0));
+    let mut t = Torrent::new(Arc::clone(&g), config(), Start::Verified(set), now);
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, k, Message::HaveAll);
+    t.handle_message(now, k, Message::Interested);
+    t.handle_message(now, k, Message::Unchoke);
+    let reqs = requests(&sends_to(&drive(&mut t, &st, now), k));
+    assert_eq!(reqs.len(), 4);
+    t.pause(now);
+    let msgs = sends_to(&drive(&mut t, &st, now), k);
+    let cancels = msgs
+        .iter()
+        .filter(|m| matches!(m, Message::Cancel(_)))
+        .count();
+    assert_eq!(cancels, 4);
+    assert_eq!(msgs.last(), Some(&Message::Choke));
+    assert!(t.is_paused());
+    let b = BlockRef::new(PieceIndex(0), 0, 16384);
+    t.handle_message(now, k, Message::Request(b));
+    assert_eq!(
+        sends_to(&drive(&mut t, &st, now), k),
+        vec![Message::RejectRequest(b)]
+    );
+    // Timers do not restart anything while paused.
+    t.handle_timeout(now + Duration::from_secs(30));
+    assert!(requests(&sends_to(&drive(&mut t, &st, now), k)).is_empty());
+    t.resume(now);
+    let msgs = sends_to(&drive(&mut t, &st, now), k);
+    assert!(msgs.contains(&Message::Unchoke));
+    assert_eq!(requests(&msgs).len(), 4);
+}
