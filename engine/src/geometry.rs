@@ -170,6 +170,18 @@ pub enum GeometryError {
     /// Neither v1 nor v2 hashes were given.
     #[error("no piece hashes")]
     NoHashes,
+    /// A v2 file does not start on a piece boundary (no pad file before it).
+    #[error("file {file}: v2 file not aligned to a piece boundary")]
+    UnalignedV2File {
+        /// Index of the file.
+        file: usize,
+    },
+    /// A v2 file longer than one piece has no entry in `piece layers`.
+    #[error("file {file}: missing piece layer")]
+    MissingPieceLayer {
+        /// Index of the file.
+        file: usize,
+    },
 }
 
 impl Geometry {

@@ -77,6 +77,8 @@ pub use choker::{ChokeCandidate, ChokeMode, choose_optimistic, choose_unchoked};
 mod event;
 pub use event::{Action, AnnounceEvent, DisconnectReason, Event};
 
+mod from_metainfo;
+
 mod geometry;
 pub use geometry::{
     BLOCK_LEN, FileAttrs, FileEntry, FileSpan, FileSpec, Geometry, GeometryError, MAX_PIECE_LEN,
