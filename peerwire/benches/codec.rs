@@ -11,12 +11,12 @@ const PIECES: usize = 256; // 256 × 16 KiB = 4 MiB per iteration
 const SMALL: usize = 10_000;
 
 fn piece_messages() -> Vec<Message> {
-    let block = Bytes::from(vec![0xa5u8; 16 * 1024]);
+    // Distinct blocks, so the copying encoder really reads 4 MiB.
     (0..PIECES)
         .map(|i| Message::Piece {
             piece: PieceIndex(i as u32 / 16),
             offset: (i as u32 % 16) * 16384,
-            data: block.clone(),
+            data: Bytes::from(vec![i as u8; 16 * 1024]),
         })
         .collect()
 }

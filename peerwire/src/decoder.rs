@@ -221,6 +221,7 @@ impl MessageDecoder {
     /// # Errors
     /// An unknown id (unless skipped), a length impossible for the id, or a length above the
     /// limits.
+    #[inline]
     pub fn frame_status(&self, input: &[u8]) -> Result<Decoded<FrameKind>, Error> {
         let Some(prefix) = input.first_chunk::<4>() else {
             return Ok(Decoded::Incomplete {
@@ -272,6 +273,7 @@ impl MessageDecoder {
         })
     }
 
+    #[inline]
     fn check_len(&self, id: MessageId, len: u32) -> Result<(), Error> {
         let msg = id.name();
         let exact = |expected: u32| -> Result<(), Error> {
@@ -340,6 +342,7 @@ const fn has_tail(id: MessageId) -> bool {
 
 /// Parses a frame body (after the id byte) whose length was already checked by
 /// `check_len`. `tail(range)` returns `body[range]` as `Bytes`.
+#[inline]
 fn parse(
     id: MessageId,
     body: &[u8],
