@@ -585,8 +585,10 @@ impl PieceTracker {
         if self.order.is_empty() || has.is_empty() {
             return None;
         }
-        // Urgent pieces come first in every mode.
-        if let Some(p) = self.scan_buckets(has, rng, 0..AVAIL_STRIDE) {
+        // Urgent pieces come first in every mode (they fill the first buckets).
+        if self.bucket_start[AVAIL_STRIDE] > 0
+            && let Some(p) = self.scan_buckets(has, rng, 0..AVAIL_STRIDE)
+        {
             return Some(p);
         }
         if self.order_mode == PickOrder::Sequential {
@@ -624,7 +626,9 @@ impl PieceTracker {
             }
             return best.map(|(_, p)| p);
         }
-        self.scan_buckets(has, rng, AVAIL_STRIDE..NUM_KEYS)
+        // Buckets are contiguous: start at the bucket of the first queued piece.
+        let first = self.key(PieceIndex(self.order[0])).max(AVAIL_STRIDE);
+        self.scan_buckets(has, rng, first..NUM_KEYS)
     }
 
     fn scan_buckets<R: Rng + ?Sized>(
@@ -633,8 +637,12 @@ impl PieceTracker {
         rng: &mut R,
         keys: std::ops::Range<usize>,
     ) -> Option<PieceIndex> {
+        let len = self.order.len();
         for k in keys {
             let s = self.bucket_start[k] as usize;
+            if s >= len {
+                break; // every later bucket is empty
+            }
             let e = self.bucket_start[k + 1] as usize;
             if s == e {
                 continue;
