@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bytes::{Bytes, BytesMut};
 
 use super::{FileStat, Storage, StorageError, check_block};
+use crate::geometry::FileSpan;
 use crate::{BlockRef, FilePriority, Geometry};
 
 /// Default number of file handles kept open.
@@ -37,7 +38,7 @@ struct State {
     part_name: String,
     skipped: Vec<bool>,
     /// Open handles, most recently used at the back.
-    open: VecDeque<(Handle, File)>,
+    open: VecDeque<(Handle, Arc<File>)>,
     capacity: usize,
     symlinks_done: bool,
 }
@@ -109,41 +110,43 @@ impl FileStorage {
         }
     }
 
-    /// Runs `f` on the open handle for `h`, opening (and creating, if `create`) it first.
-    fn with_file<T>(
-        &self,
-        st: &mut State,
-        h: Handle,
-        create: bool,
-        f: impl FnOnce(&File) -> io::Result<T>,
-        op: &'static str,
-    ) -> Result<T, StorageError> {
-        let path = self.path_of(st, h);
-        if let Some(pos) = st.open.iter().position(|(k, _)| *k == h) {
-            let entry = st.open.remove(pos).ok_or_else(|| {
-                StorageError::io(op, &path, io::Error::other("handle cache inconsistent"))
-            })?;
+    /// The open handle for `h`, opening (and creating, if `create`) it first. The lock is held
+    /// only while the cache is consulted; callers do positional I/O on the returned handle
+    /// without it, so worker threads can read and write in parallel.
+    fn file(&self, h: Handle, create: bool) -> Result<(Arc<File>, PathBuf), StorageError> {
+        let mut st = self.lock();
+        let path = self.path_of(&st, h);
+        if let Some(pos) = st.open.iter().position(|(k, _)| *k == h)
+            && let Some(entry) = st.open.remove(pos)
+        {
+            let file = Arc::clone(&entry.1);
             st.open.push_back(entry);
-        } else {
-            let file = if create {
-                self.create(&path, h)?
-            } else {
-                OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(&path)
-                    .map_err(|e| StorageError::io("open", &path, e))?
-            };
-            if st.open.len() >= st.capacity {
-                st.open.pop_front();
-            }
-            st.open.push_back((h, file));
+            return Ok((file, path));
         }
-        let (_, file) = st
-            .open
-            .back()
-            .ok_or_else(|| StorageError::io(op, &path, io::Error::other("no handle")))?;
-        f(file).map_err(|e| StorageError::io(op, &path, e))
+        let file = if create {
+            self.create(&path, h)?
+        } else {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| StorageError::io("open", &path, e))?
+        };
+        let file = Arc::new(file);
+        if st.open.len() >= st.capacity {
+            st.open.pop_front();
+        }
+        st.open.push_back((h, Arc::clone(&file)));
+        Ok((file, path))
+    }
+
+    /// Where the bytes of `span` live: the file itself, or the part file if it is skipped.
+    fn target(&self, span: &FileSpan, torrent_offset: u64) -> (Handle, u64) {
+        if self.lock().skipped[span.file] {
+            (Handle::Part, torrent_offset + span.buf_offset as u64)
+        } else {
+            (Handle::File(span.file), span.file_offset)
+        }
     }
 
     fn create(&self, path: &Path, h: Handle) -> Result<File, StorageError> {
@@ -205,19 +208,16 @@ impl Storage for FileStorage {
     fn write(&self, block: BlockRef, data: Bytes) -> Result<(), StorageError> {
         check_block(&self.geometry, &block, data.len())?;
         let start = self.geometry.piece_offset(block.piece) + u64::from(block.offset);
-        let mut st = self.lock();
         for span in self.geometry.block_spans(&block) {
             let entry = &self.geometry.files()[span.file];
             if entry.is_padding() || entry.attrs.symlink.is_some() {
                 continue;
             }
             let bytes = &data[span.buf_offset..span.buf_offset + span.len];
-            let (h, at) = if st.skipped[span.file] {
-                (Handle::Part, start + span.buf_offset as u64)
-            } else {
-                (Handle::File(span.file), span.file_offset)
-            };
-            self.with_file(&mut st, h, true, |f| f.write_all_at(bytes, at), "write")?;
+            let (h, at) = self.target(&span, start);
+            let (f, path) = self.file(h, true)?;
+            f.write_all_at(bytes, at)
+                .map_err(|e| StorageError::io("write", path, e))?;
         }
         Ok(())
     }
@@ -226,30 +226,32 @@ impl Storage for FileStorage {
         check_block(&self.geometry, &block, block.len as usize)?;
         let start = self.geometry.piece_offset(block.piece) + u64::from(block.offset);
         let mut out = BytesMut::zeroed(block.len as usize);
-        let mut st = self.lock();
         for span in self.geometry.block_spans(&block) {
             let entry = &self.geometry.files()[span.file];
             if entry.is_padding() {
                 continue;
             }
             let buf = &mut out[span.buf_offset..span.buf_offset + span.len];
-            let (h, at) = if st.skipped[span.file] {
-                (Handle::Part, start + span.buf_offset as u64)
-            } else {
-                (Handle::File(span.file), span.file_offset)
+            let (h, at) = self.target(&span, start);
+            let not_written = |e: &io::Error| {
+                matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
+                )
             };
-            self.with_file(&mut st, h, false, |f| f.read_exact_at(buf, at), "read")
-                .map_err(|e| match e {
-                    StorageError::Io { source, .. }
-                        if matches!(
-                            source.kind(),
-                            io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
-                        ) =>
-                    {
-                        StorageError::NotWritten { block }
-                    }
-                    other => other,
-                })?;
+            let (f, path) = self.file(h, false).map_err(|e| match e {
+                StorageError::Io { ref source, .. } if not_written(source) => {
+                    StorageError::NotWritten { block }
+                }
+                other => other,
+            })?;
+            f.read_exact_at(buf, at).map_err(|e| {
+                if not_written(&e) {
+                    StorageError::NotWritten { block }
+                } else {
+                    StorageError::io("read", path, e)
+                }
+            })?;
         }
         Ok(out.freeze())
     }
@@ -268,44 +270,36 @@ impl Storage for FileStorage {
     }
 
     fn set_file_priorities(&self, priorities: &[FilePriority]) -> Result<(), StorageError> {
-        let mut st = self.lock();
-        let geometry = Arc::clone(&self.geometry);
-        for (i, p) in priorities.iter().enumerate().take(st.skipped.len()) {
+        let n = self.geometry.files().len();
+        for (i, p) in priorities.iter().enumerate().take(n) {
             let skip = *p == FilePriority::Skip;
-            if st.skipped[i] && !skip {
+            let (was_skipped, part) = {
+                let st = self.lock();
+                (st.skipped[i], st.root.join(&st.part_name))
+            };
+            let f = &self.geometry.files()[i];
+            if was_skipped && !skip && part.exists() && f.length > 0 && !f.is_padding() {
                 // Move whatever the part file holds for this file into the real file.
-                let f = &geometry.files()[i];
-                let part = st.root.join(&st.part_name);
-                if part.exists() && f.length > 0 && !f.is_padding() {
-                    let mut buf = vec![0u8; 1 << 16];
-                    let mut pos = 0u64;
-                    while pos < f.length {
-                        let n = (f.length - pos).min(buf.len() as u64) as usize;
-                        let got = self.with_file(
-                            &mut st,
-                            Handle::Part,
-                            false,
-                            |pf| pf.read_at(&mut buf[..n], f.offset + pos),
-                            "read",
-                        )?;
-                        if got == 0 {
-                            break;
-                        }
-                        if buf[..got].iter().any(|&b| b != 0) {
-                            let chunk = &buf[..got];
-                            self.with_file(
-                                &mut st,
-                                Handle::File(i),
-                                true,
-                                |ff| ff.write_all_at(chunk, pos),
-                                "write",
-                            )?;
-                        }
-                        pos += got as u64;
+                let (pf, part_path) = self.file(Handle::Part, false)?;
+                let (ff, file_path) = self.file(Handle::File(i), true)?;
+                let mut buf = vec![0u8; 1 << 16];
+                let mut pos = 0u64;
+                while pos < f.length {
+                    let n = (f.length - pos).min(buf.len() as u64) as usize;
+                    let got = pf
+                        .read_at(&mut buf[..n], f.offset + pos)
+                        .map_err(|e| StorageError::io("read", &part_path, e))?;
+                    if got == 0 {
+                        break;
                     }
+                    if buf[..got].iter().any(|&b| b != 0) {
+                        ff.write_all_at(&buf[..got], pos)
+                            .map_err(|e| StorageError::io("write", &file_path, e))?;
+                    }
+                    pos += got as u64;
                 }
             }
-            st.skipped[i] = skip;
+            self.lock().skipped[i] = skip;
         }
         Ok(())
     }
@@ -462,5 +456,38 @@ mod tests {
         assert!(s.read(b).unwrap().iter().all(|&x| x == 4));
         s.delete().unwrap();
         assert!(!dir.path().join("t/b").exists());
+    }
+
+    #[test]
+    fn worker_threads_write_in_parallel_and_data_moves_with_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(FileStorage::new(dir.path().join("a"), geo()).with_open_files(2));
+        let threads: Vec<_> = (0..2u32)
+            .map(|t| {
+                let s = Arc::clone(&s);
+                std::thread::spawn(move || {
+                    let g = geo();
+                    for p in 0..2u32 {
+                        let b = g.block(PieceIndex(p), t);
+                        let fill = (p * 2 + t) as u8 + 1;
+                        s.write(b, Bytes::from(vec![fill; b.len as usize])).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let check = |s: &FileStorage| {
+            let b = s.read(BlockRef::new(PieceIndex(1), 16384, 100)).unwrap();
+            assert!(b.iter().all(|&x| x == 4));
+            let b = s.read(BlockRef::new(PieceIndex(0), 0, 100)).unwrap();
+            assert!(b.iter().all(|&x| x == 1));
+        };
+        check(&s);
+        s.move_to(dir.path().join("moved")).unwrap();
+        assert!(!dir.path().join("a").exists());
+        assert!(dir.path().join("moved/t/b").exists());
+        check(&s);
     }
 }
