@@ -56,10 +56,12 @@ struct Stream<'de> {
 }
 
 impl<'de> Stream<'de> {
+    #[inline]
     fn rest(&self) -> &'de [u8] {
         &self.input[self.pos..]
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
@@ -93,10 +95,12 @@ impl<'de> Stream<'de> {
     }
 
     /// Advances `pos` to where a nom parser left off.
+    #[inline]
     fn advance_to(&mut self, rest: &'de [u8]) {
         self.pos = self.input.len() - rest.len();
     }
 
+    #[inline]
     fn parse_int(&mut self) -> Result<i64, Error> {
         let rest = self.rest();
         self.parser.count_item(rest).map_err(|e| self.grammar(e))?;
@@ -105,6 +109,7 @@ impl<'de> Stream<'de> {
         Ok(n)
     }
 
+    #[inline]
     fn parse_bytes(&mut self) -> Result<&'de [u8], Error> {
         let rest = self.rest();
         self.parser.count_item(rest).map_err(|e| self.grammar(e))?;
@@ -124,6 +129,7 @@ impl<'de> Stream<'de> {
     }
 
     /// Counts and enters a container whose opening byte is at `pos`.
+    #[inline]
     fn open(&mut self) -> Result<(), Error> {
         let rest = self.rest();
         self.parser.count_item(rest).map_err(|e| self.grammar(e))?;
@@ -133,6 +139,7 @@ impl<'de> Stream<'de> {
     }
 
     /// Consumes the closing `e` of a container.
+    #[inline]
     fn close(&mut self) {
         self.pos += 1;
         self.parser.depth_left += 1;
@@ -461,6 +468,7 @@ struct MapAccess<'s, 'de> {
 
 impl<'de> MapAccess<'_, 'de> {
     /// Parses the next key (checking order and duplicates), or `None` at the closing `e`.
+    #[inline]
     fn raw_key(&mut self) -> Result<Option<&'de [u8]>, Error> {
         let de = &mut *self.de;
         match de.peek() {
@@ -488,6 +496,7 @@ impl<'de> MapAccess<'_, 'de> {
     }
 
     /// A key must be followed by a value, not by `e` or the end of input.
+    #[inline]
     fn check_value_present(&self) -> Result<(), Error> {
         match self.de.peek() {
             Some(b'e') | None => Err(self.de.grammar(PError::unexpected(self.de.rest()))),

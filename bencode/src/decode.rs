@@ -166,6 +166,7 @@ impl<'a> Parser<'a> {
         self.input.len() - rest.len()
     }
 
+    #[inline]
     pub(crate) fn count_item(&mut self, at: &'a [u8]) -> Result<(), nom::Err<PError>> {
         if self.items_left == 0 {
             return Err(PError::at(at, ErrorKind::ItemLimit));
@@ -192,6 +193,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn enter(&mut self, at: &'a [u8]) -> Result<(), nom::Err<PError>> {
         if self.depth_left == 0 {
             return Err(PError::at(at, ErrorKind::DepthLimit));
@@ -220,7 +222,7 @@ impl<'a> Parser<'a> {
         }
         let rest = &i[1..];
         self.depth_left += 1;
-        let items = self.list_scratch.split_off(mark);
+        let items = take_tail(&mut self.list_scratch, mark);
         let used = start.len() - rest.len();
         Ok((
             rest,
@@ -269,7 +271,7 @@ impl<'a> Parser<'a> {
         }
         let rest = &i[1..];
         self.depth_left += 1;
-        let entries = self.dict_scratch.split_off(mark);
+        let entries = take_tail(&mut self.dict_scratch, mark);
         if !sorted {
             self.check_duplicates(&entries)?;
         }
@@ -310,6 +312,7 @@ impl<'a> Parser<'a> {
 }
 
 /// The body of an integer after the `i`: `'0' | '-'? [1-9][0-9]*` then `e`.
+#[inline]
 pub(crate) fn integer(i: &[u8]) -> PResult<'_, i64> {
     let (negative, digits_at) = match i.first() {
         Some(b'-') => (true, &i[1..]),
@@ -369,6 +372,20 @@ pub(crate) fn byte_string(i: &[u8]) -> PResult<'_, &[u8]> {
     }
     let (rest, bytes) = take(len)(body)?;
     Ok((rest, bytes))
+}
+
+/// Moves `scratch[mark..]` into an exactly sized box with one `memcpy` (collecting from
+/// `drain` moves element by element and was measured 3x slower for the whole decode).
+fn take_tail<T>(scratch: &mut Vec<T>, mark: usize) -> Box<[T]> {
+    if scratch.len() == mark {
+        Box::default()
+    } else if mark == 0 {
+        // `split_off(0)` would allocate a replacement of the full capacity; hand over the
+        // buffer instead (shrinking it in place) and let the scratch grow again if needed.
+        std::mem::take(scratch).into_boxed_slice()
+    } else {
+        scratch.split_off(mark).into_boxed_slice()
+    }
 }
 
 /// Parses ASCII digits; `None` on overflow. Up to 19 digits cannot overflow a `u64`.

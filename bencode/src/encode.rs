@@ -25,7 +25,11 @@ impl OwnedValue {
     /// Encodes canonically into a new `Vec`.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_len());
+        // An exact pre-pass (`encoded_len`) walks the whole tree twice and was measured to
+        // cost more than letting the Vec grow; a bounded look at the top nodes still catches
+        // big strings such as `pieces`.
+        let mut budget = 64;
+        let mut out = Vec::with_capacity(self.len_hint(&mut budget).max(64));
         self.encode_into(&mut out);
         out
     }
@@ -43,6 +47,48 @@ impl OwnedValue {
         let mut sink = IoSink::new(w);
         encode_owned(self, &mut sink);
         sink.finish()
+    }
+
+    /// A lower bound on the encoded length from at most `budget` nodes, scalar children first.
+    fn len_hint(&self, budget: &mut usize) -> usize {
+        if *budget == 0 {
+            return 0;
+        }
+        *budget -= 1;
+        match self {
+            Self::Int(i) => int_len(*i),
+            Self::Bytes(b) => bytes_len(b),
+            Self::List(l) => {
+                let scalars: usize = l
+                    .iter()
+                    .filter(|v| !v.is_container())
+                    .map(|v| v.len_hint(budget))
+                    .sum();
+                2 + scalars
+                    + l.iter()
+                        .filter(|v| v.is_container())
+                        .map(|v| v.len_hint(budget))
+                        .sum::<usize>()
+            }
+            Self::Dict(d) => {
+                let keys: usize = d.keys().map(|k| bytes_len(k)).sum();
+                let scalars: usize = d
+                    .values()
+                    .filter(|v| !v.is_container())
+                    .map(|v| v.len_hint(budget))
+                    .sum();
+                2 + keys
+                    + scalars
+                    + d.values()
+                        .filter(|v| v.is_container())
+                        .map(|v| v.len_hint(budget))
+                        .sum::<usize>()
+            }
+        }
+    }
+
+    fn is_container(&self) -> bool {
+        matches!(self, Self::List(_) | Self::Dict(_))
     }
 
     /// The exact number of bytes [`OwnedValue::encode`] produces.

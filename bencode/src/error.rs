@@ -6,9 +6,15 @@ use std::fmt;
 /// when the caller knows it, where in the document (for example `info.files[3].length`).
 ///
 /// `Display` reads like "leading zero in integer at byte 17 (at `info.length`)".
+///
+/// The error is one pointer wide (boxed), so `Result`s stay small on the hot path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Error(Box<Inner>);
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind}{location}{path}")]
-pub struct Error {
+struct Inner {
     kind: ErrorKind,
     location: Location,
     path: ErrorPath,
@@ -18,33 +24,33 @@ impl Error {
     /// Creates an error of `kind` at byte `offset` of the input.
     #[must_use]
     pub fn new(kind: ErrorKind, offset: usize) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             location: Location(Some(offset)),
             path: ErrorPath(None),
-        }
+        }))
     }
 
     /// An error with no known location yet (serde messages); see [`Error::locate`].
     #[cfg(feature = "serde")]
     pub(crate) fn unlocated(kind: ErrorKind) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             location: Location(None),
             path: ErrorPath(None),
-        }
+        }))
     }
 
     /// Sets the offset and the path, each unless an inner value already set it.
     #[cfg(feature = "serde")]
     pub(crate) fn locate(mut self, offset: usize, path: impl FnOnce() -> String) -> Self {
-        if self.location.0.is_none() {
-            self.location = Location(Some(offset));
+        if self.0.location.0.is_none() {
+            self.0.location = Location(Some(offset));
         }
-        if self.path.0.is_none() {
+        if self.0.path.0.is_none() {
             let p = path();
             if !p.is_empty() {
-                self.path = ErrorPath(Some(p.into_boxed_str()));
+                self.0.path = ErrorPath(Some(p.into_boxed_str()));
             }
         }
         self
@@ -53,26 +59,26 @@ impl Error {
     /// What went wrong.
     #[must_use]
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// Byte offset in the input where the problem was detected (0 for errors that have no
     /// input position, such as serializing a float).
     #[must_use]
     pub fn offset(&self) -> usize {
-        self.location.0.unwrap_or(0)
+        self.0.location.0.unwrap_or(0)
     }
 
     /// The document path attached with [`Error::with_path`], if any.
     #[must_use]
     pub fn path(&self) -> Option<&str> {
-        self.path.0.as_deref()
+        self.0.path.0.as_deref()
     }
 
     /// Attaches a document path such as `info.files[3].length` (replaces any earlier path).
     #[must_use]
     pub fn with_path(mut self, path: impl Into<String>) -> Self {
-        self.path = ErrorPath(Some(path.into().into_boxed_str()));
+        self.0.path = ErrorPath(Some(path.into().into_boxed_str()));
         self
     }
 }

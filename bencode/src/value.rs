@@ -119,7 +119,7 @@ impl fmt::Debug for Value<'_> {
 /// A decoded list: its items plus the exact input bytes it came from.
 #[derive(Clone)]
 pub struct List<'a> {
-    pub(crate) items: Vec<Value<'a>>,
+    pub(crate) items: Box<[Value<'a>]>,
     pub(crate) raw: &'a [u8],
     pub(crate) offset: usize,
     pub(crate) canonical: bool,
@@ -192,7 +192,7 @@ impl fmt::Debug for List<'_> {
 /// A decoded dictionary: its entries in input order plus the exact input bytes it came from.
 #[derive(Clone)]
 pub struct Dict<'a> {
-    pub(crate) entries: Vec<(&'a [u8], Value<'a>)>,
+    pub(crate) entries: Box<[(&'a [u8], Value<'a>)]>,
     pub(crate) raw: &'a [u8],
     pub(crate) offset: usize,
     /// Keys of this dictionary (not nested ones) are strictly increasing.

@@ -280,3 +280,10 @@ fn owned_value_and_accessors() {
     assert_eq!(map.get(&b"a"[..]), Some(&OwnedValue::Int(1)));
     assert_eq!(format!("{v:?}"), r#"{"a": 1, "b": ["x", 2]}"#);
 }
+
+#[test]
+fn value_stays_small() {
+    // Values are moved around a lot while decoding; keep them at seven words.
+    assert!(size_of::<Value<'_>>() <= 56, "{}", size_of::<Value<'_>>());
+    assert_eq!(size_of::<freshet_bencode::Error>(), 8);
+}
