@@ -86,7 +86,9 @@ pub use geometry::{
 };
 
 mod picker;
-pub use picker::{BlockReceipt, BlockState, PickOrder, PiecePriority, PieceState, PieceTracker};
+pub use picker::{
+    BlockReceipt, BlockState, Endgame, PickOrder, PiecePriority, PieceState, PieceTracker,
+};
 
 mod pieceset;
 pub use pieceset::PieceSet;

@@ -89,6 +89,17 @@ pub enum PickOrder {
     Sequential,
 }
 
+/// Whether blocks already requested from one peer may also be requested from a second one
+/// once nothing is left unrequested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Endgame {
+    /// Duplicate the last requests (cancel the loser on arrival).
+    #[default]
+    Enabled,
+    /// Never duplicate requests (for comparison and tests).
+    Disabled,
+}
+
 /// What happened to a received block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockReceipt {
@@ -139,6 +150,8 @@ pub struct PieceTracker {
     pub order_mode: PickOrder,
     /// Pick random pieces until this many are complete.
     pub initial_random: u32,
+    /// Endgame behaviour.
+    pub endgame: Endgame,
 }
 
 impl PieceTracker {
@@ -166,6 +179,7 @@ impl PieceTracker {
             seq_cursor: 0,
             order_mode: PickOrder::RarestFirst,
             initial_random: 4,
+            endgame: Endgame::Enabled,
             geometry,
         }
     }
@@ -350,7 +364,7 @@ impl PieceTracker {
             let slot = self.start_piece(piece);
             self.take_open(slot, peer, target, out);
         }
-        if out.len() < target && self.order.is_empty() {
+        if out.len() < target && self.order.is_empty() && self.endgame == Endgame::Enabled {
             self.take_endgame(peer, has, target, out);
         }
     }

@@ -17,7 +17,7 @@ use crate::choker::{ChokeCandidate, ChokeMode, choose_optimistic, choose_unchoke
 use crate::rate::RateWindow;
 use crate::{
     Action, AnnounceEvent, BlockReceipt, BlockRef, DigestMode, DisconnectReason, DiskCompletion,
-    DiskJob, Event, FilePriority, Geometry, HashOutcome, PeerKey, PickOrder, PieceIndex,
+    DiskJob, Endgame, Event, FilePriority, Geometry, HashOutcome, PeerKey, PickOrder, PieceIndex,
     PiecePriority, PieceSet, PieceState, PieceTracker, ResumeRecord, UnfinishedPiece, Verdict,
 };
 
@@ -51,6 +51,8 @@ pub struct Config {
     pub ban_after_failures: u32,
     /// Pieces picked at random before rarest-first starts.
     pub initial_random_pieces: u32,
+    /// Whether the last blocks are requested from several peers.
+    pub endgame: Endgame,
     /// Size of the BEP 6 allowed-fast set we grant.
     pub allowed_fast_count: u32,
     /// Hash jobs in flight while checking existing data.
@@ -75,6 +77,7 @@ impl Default for Config {
             max_incoming_requests: 500,
             ban_after_failures: 2,
             initial_random_pieces: 4,
+            endgame: Endgame::Enabled,
             allowed_fast_count: 10,
             check_parallelism: 4,
             resume_interval: Duration::from_secs(300),
@@ -302,6 +305,7 @@ impl Torrent {
         };
         let mut tracker = PieceTracker::new(Arc::clone(&geometry));
         tracker.initial_random = config.initial_random_pieces;
+        tracker.endgame = config.endgame;
         let n = geometry.num_pieces();
         let mut t = Self {
             file_priority: vec![FilePriority::Normal; geometry.files().len()],

@@ -1,5 +1,5 @@
 //! A deterministic swarm simulator: N engines joined by in-memory links with per-node upload
-//! bandwidth and per-link latency, a virtual clock and seeded randomness.
+//! and download bandwidth, link latency, a virtual clock and seeded randomness.
 //!
 //! `step()` moves the clock to the earliest pending event or engine timeout and processes
 //! everything due; `drive_bounded()` steps until a condition holds or gives up after a fixed
@@ -80,6 +80,9 @@ pub struct Node {
     /// Upload capacity in bytes per second.
     pub upload_bps: u64,
     up_free_at: Instant,
+    /// Download capacity in bytes per second (`u64::MAX`: unlimited).
+    pub download_bps: u64,
+    down_free_at: Instant,
     pub completed_at: Option<Instant>,
     pub verified: Vec<PieceIndex>,
     pub banned: Vec<PeerKey>,
@@ -91,6 +94,11 @@ pub struct Node {
 
 #[derive(Debug)]
 enum Ev {
+    Arrive {
+        node: usize,
+        peer: PeerKey,
+        msg: Message,
+    },
     Deliver {
         node: usize,
         peer: PeerKey,
@@ -180,6 +188,8 @@ impl Sim {
             role,
             upload_bps,
             up_free_at: self.now,
+            download_bps: u64::MAX,
+            down_free_at: self.now,
             completed_at: None,
             verified: Vec::new(),
             banned: Vec::new(),
@@ -311,14 +321,14 @@ impl Sim {
         let depart = n.up_free_at.max(self.now)
             + Duration::from_nanos(size.saturating_mul(1_000_000_000) / n.upload_bps.max(1));
         n.up_free_at = depart;
-        self.push(
-            depart + self.latency,
-            Ev::Deliver {
-                node: other,
-                peer: ok,
-                msg,
-            },
-        );
+        // A capped downlink serialises what reaches it, in arrival order.
+        let (node, peer) = (other, ok);
+        let ev = if self.nodes[other].download_bps == u64::MAX {
+            Ev::Deliver { node, peer, msg }
+        } else {
+            Ev::Arrive { node, peer, msg }
+        };
+        self.push(depart + self.latency, ev);
     }
 
     /// The next time something happens.
@@ -350,6 +360,20 @@ impl Sim {
             }
             let ev = entry.remove();
             match ev {
+                Ev::Arrive { node, peer, msg } => {
+                    let r = &mut self.nodes[node];
+                    if r.download_bps == u64::MAX {
+                        self.push(self.now, Ev::Deliver { node, peer, msg });
+                    } else {
+                        let size = msg.encoded_len() as u64;
+                        let at = r.down_free_at.max(self.now)
+                            + Duration::from_nanos(
+                                size.saturating_mul(1_000_000_000) / r.download_bps.max(1),
+                            );
+                        r.down_free_at = at;
+                        self.push(at, Ev::Deliver { node, peer, msg });
+                    }
+                }
                 Ev::Deliver { node, peer, msg } => {
                     if self.links.contains_key(&(node, peer)) {
                         self.nodes[node].torrent.handle_message(self.now, peer, msg);
