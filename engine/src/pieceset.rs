@@ -172,3 +172,30 @@ mod tests {
         assert_eq!(PieceSet::full(70).iter().count(), 70);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn bitfield_bytes_round_trip(len in 0u32..300, members in proptest::collection::vec(0u32..300, 0..100)) {
+            let mut s = PieceSet::new(len);
+            for m in members {
+                s.insert(PieceIndex(m));
+            }
+            prop_assert_eq!(s.iter().count() as u32, s.count());
+            let back = PieceSet::from_bitfield_bytes(&s.to_bitfield_bytes(), len);
+            prop_assert_eq!(back, Some(s));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..40), len in 0u32..320) {
+            if let Some(s) = PieceSet::from_bitfield_bytes(&bytes, len) {
+                prop_assert_eq!(s.to_bitfield_bytes(), bytes);
+            }
+        }
+    }
+}

@@ -316,3 +316,66 @@ mod tests {
         assert!(!dir.path().join("t.resume.tmp").exists());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn record() -> impl Strategy<Value = ResumeRecord> {
+        (
+            1u32..200,
+            proptest::collection::vec(any::<u32>(), 0..20),
+            proptest::collection::vec(proptest::option::of((0u64..1 << 40, any::<i64>())), 0..5),
+            proptest::collection::vec(
+                (
+                    any::<u32>(),
+                    proptest::collection::btree_set(0u32..64, 1..10),
+                ),
+                0..4,
+            ),
+            (
+                0u64..1 << 50,
+                0u64..1 << 50,
+                any::<i64>(),
+                proptest::option::of(any::<i64>()),
+            ),
+            proptest::option::of(any::<[u8; 20]>()),
+        )
+            .prop_map(
+                |(n, members, files, unfinished, (up, down, added, completed), ih)| {
+                    let mut pieces = PieceSet::new(n);
+                    for m in members {
+                        pieces.insert(PieceIndex(m % n));
+                    }
+                    ResumeRecord {
+                        info_hash: ih.map(InfoHashV1),
+                        pieces,
+                        files: files
+                            .into_iter()
+                            .map(|f| f.map(|(size, mtime)| FileStat { size, mtime }))
+                            .collect(),
+                        unfinished: unfinished
+                            .into_iter()
+                            .map(|(p, b)| UnfinishedPiece {
+                                piece: PieceIndex(p % n),
+                                blocks: b.into_iter().collect(),
+                            })
+                            .collect(),
+                        uploaded: up,
+                        downloaded: down,
+                        added_time: added,
+                        completed_time: completed,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn records_round_trip(r in record()) {
+            prop_assert_eq!(ResumeRecord::decode(&r.encode()).unwrap(), r);
+        }
+    }
+}
