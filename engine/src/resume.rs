@@ -9,7 +9,7 @@
 //! | `added-time`     | int         | Unix seconds when the torrent was added               |
 //! | `completed-time` | int, opt.   | Unix seconds when it completed                        |
 //! | `downloaded`     | int         | payload bytes downloaded, all sessions                |
-//! | `files`          | list        | per file: `{size, mtime}` dict, or empty dict if none |
+//! | `files`          | list        | per file: `{size, mtime-ns}`, or an empty dict if absent |
 //! | `format`         | int         | `1`                                                   |
 //! | `info-hash`      | 20 bytes    | v1 info-hash (optional)                               |
 //! | `num-pieces`     | int         | piece count, to reject a record of another torrent    |
@@ -92,7 +92,7 @@ impl ResumeRecord {
             .map(|f| match f {
                 Some(s) => DictBuilder::new()
                     .int(b"size", i64::try_from(s.size).unwrap_or(i64::MAX))
-                    .int(b"mtime", s.mtime)
+                    .int(b"mtime-ns", s.mtime_ns)
                     .into_value(),
                 None => DictBuilder::new().into_value(),
             })
@@ -181,11 +181,11 @@ impl ResumeRecord {
                 .and_then(Value::as_int)
                 .and_then(|s| u64::try_from(s).ok())
                 .ok_or(ResumeError::Field("files.size"))?;
-            let mtime = fd
-                .get(b"mtime")
+            let mtime_ns = fd
+                .get(b"mtime-ns")
                 .and_then(Value::as_int)
-                .ok_or(ResumeError::Field("files.mtime"))?;
-            files.push(Some(FileStat { size, mtime }));
+                .ok_or(ResumeError::Field("files.mtime-ns"))?;
+            files.push(Some(FileStat { size, mtime_ns }));
         }
         let mut unfinished = Vec::new();
         for u in d
@@ -267,7 +267,7 @@ mod tests {
             files: vec![
                 Some(FileStat {
                     size: 100,
-                    mtime: 1_700_000_000,
+                    mtime_ns: 1_700_000_000_000_000_000,
                 }),
                 None,
             ],
@@ -354,7 +354,7 @@ mod proptests {
                         pieces,
                         files: files
                             .into_iter()
-                            .map(|f| f.map(|(size, mtime)| FileStat { size, mtime }))
+                            .map(|f| f.map(|(size, mtime_ns)| FileStat { size, mtime_ns }))
                             .collect(),
                         unfinished: unfinished
                             .into_iter()

@@ -276,3 +276,92 @@ fn changed_files_are_rechecked_on_resume() {
     assert_eq!(checked, vec![3, 4, 5, 6, 7]);
     assert!(t.is_complete(), "the unchanged data passes its recheck");
 }
+
+#[test]
+fn after_a_crash_only_in_flight_pieces_are_downloaded_again() {
+    let (g, data) = torrent();
+    let dir = tempfile::tempdir().unwrap();
+    let now = t0();
+    let seed_store = MemoryStorage::with_data(Arc::clone(&g), data.clone());
+    let leech_store = FileStorage::new(dir.path(), Arc::clone(&g));
+    let mut seed = Torrent::new(
+        Arc::clone(&g),
+        config(1),
+        Start::Verified(PieceSet::full(8)),
+        now,
+    );
+    let mut leech = Torrent::new(Arc::clone(&g), config(2), Start::Empty, now);
+    let keys = connect(&mut seed, &mut leech, now);
+    let mut pair = Pair {
+        seed,
+        seed_store: &seed_store,
+        leech,
+        leech_store: &leech_store,
+        keys,
+        geometry: Arc::clone(&g),
+        requested: Vec::new(),
+    };
+    pair.run(now, |l| l.have().count() >= 2);
+    // A periodic save (Event::ResumeDue): flush, then record.
+    leech_store.flush().unwrap();
+    let mut saved = pair.leech.resume_record();
+    saved.capture_file_stats(&leech_store, &g);
+    // Keep downloading, then crash: no shutdown, no final record.
+    pair.run(now, |l| l.have().count() >= 6);
+    let had_at_crash = pair.leech.have().clone();
+    assert!(had_at_crash.count() > saved.pieces.count());
+    drop(pair);
+
+    let store2 = FileStorage::new(dir.path(), Arc::clone(&g));
+    let stats = (0..g.files().len()).map(|i| store2.file_stat(i)).collect();
+    let mut leech2 = Torrent::new(
+        Arc::clone(&g),
+        config(3),
+        Start::Resume {
+            record: saved,
+            stats,
+        },
+        now,
+    );
+    assert!(
+        leech2.is_checking(),
+        "files written after the save are rechecked"
+    );
+    while let Some(a) = leech2.poll_action() {
+        if let Action::Disk(job) = a {
+            let done = run_job(&store2, &g, job);
+            leech2.handle_disk(now, done);
+        }
+    }
+    assert!(!leech2.is_checking());
+    for p in had_at_crash.iter() {
+        assert!(
+            leech2.have().contains(p),
+            "{p} verified before the crash was lost"
+        );
+    }
+    let mut seed2 = Torrent::new(
+        Arc::clone(&g),
+        config(4),
+        Start::Verified(PieceSet::full(8)),
+        now,
+    );
+    let keys = connect(&mut seed2, &mut leech2, now);
+    let mut pair = Pair {
+        seed: seed2,
+        seed_store: &seed_store,
+        leech: leech2,
+        leech_store: &store2,
+        keys,
+        geometry: Arc::clone(&g),
+        requested: Vec::new(),
+    };
+    pair.run(now, Torrent::is_complete);
+    assert!(pair.leech.is_complete());
+    for p in &pair.requested {
+        assert!(
+            !had_at_crash.contains(*p),
+            "{p} was verified before the crash"
+        );
+    }
+}

@@ -307,14 +307,14 @@ impl Storage for FileStorage {
     fn file_stat(&self, file: usize) -> Option<FileStat> {
         let path = self.file_path(file)?;
         let md = fs::metadata(path).ok()?;
-        let mtime = md
+        let mtime_ns = md
             .modified()
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
         Some(FileStat {
             size: md.len(),
-            mtime,
+            mtime_ns,
         })
     }
 

@@ -166,7 +166,7 @@ impl Storage for MemoryStorage {
         let inner = self.lock();
         (inner.base.is_some() || inner.file_bytes[file] > 0).then_some(FileStat {
             size: f.length,
-            mtime: 0,
+            mtime_ns: 0,
         })
     }
 

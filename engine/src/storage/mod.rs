@@ -49,8 +49,9 @@ pub trait Storage: Send + Sync {
 pub struct FileStat {
     /// Length in bytes.
     pub size: u64,
-    /// Modification time, seconds since the Unix epoch (0 if unknown).
-    pub mtime: i64,
+    /// Modification time in nanoseconds since the Unix epoch (0 if unknown). Nanoseconds, so a
+    /// write in the same second as a resume record still shows up as a change.
+    pub mtime_ns: i64,
 }
 
 /// A unit of disk work the engine asks for.

@@ -474,7 +474,7 @@ fn resume_trusts_matching_files_and_rechecks_changed_ones() {
     let stat = |m| {
         Some(crate::FileStat {
             size: u64::from(PL),
-            mtime: m,
+            mtime_ns: m,
         })
     };
     let record = ResumeRecord {
