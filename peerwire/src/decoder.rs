@@ -109,7 +109,7 @@ impl Limits {
 /// use bytes::BytesMut;
 /// use freshet_peerwire::{Message, MessageDecoder, PieceIndex};
 ///
-/// let mut dec = MessageDecoder::default();
+/// let dec = MessageDecoder::default();
 /// let mut buf = BytesMut::from(&[0, 0, 0, 5, 4, 0, 0][..]); // `have`, 2 bytes short
 /// assert_eq!(dec.decode(&mut buf).unwrap(), None);
 /// buf.extend_from_slice(&[0, 7, 0, 0, 0, 0]); // rest of `have 7`, then a keep-alive
@@ -142,8 +142,9 @@ impl MessageDecoder {
 
     /// Takes the next whole message off the front of `buf`.
     ///
-    /// Returns `Ok(None)` when `buf` does not yet hold a whole message (nothing is removed);
-    /// use [`MessageDecoder::frame_status`] to learn how many bytes are missing.
+    /// Returns `Ok(None)` when `buf` does not yet hold a whole message (nothing is removed,
+    /// except frames dropped by [`UnknownMessages::Skip`]); use
+    /// [`MessageDecoder::frame_status`] to learn how many bytes are missing.
     ///
     /// # Errors
     /// [`PeerMisbehaved::MessageTooLong`] or [`InvalidMessage`] naming the message and length.
@@ -179,8 +180,9 @@ impl MessageDecoder {
         }
     }
 
-    /// Decodes the message at the start of `input`, reporting how many bytes it used.
-    /// Payloads are zero-copy slices of `input`.
+    /// Decodes the message at the start of `input`, reporting how many bytes it used
+    /// (including any frames dropped by [`UnknownMessages::Skip`] before it). Payloads are
+    /// zero-copy slices of `input`.
     ///
     /// # Errors
     /// As for [`MessageDecoder::decode`].
