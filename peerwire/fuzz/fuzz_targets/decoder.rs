@@ -24,7 +24,9 @@ fn decode_all(dec: &MessageDecoder, chunks: &[&[u8]]) -> (Vec<Message>, Result<(
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&control, input)) = data.split_first() else { return };
+    let Some((&control, input)) = data.split_first() else {
+        return;
+    };
     let _ = Handshake::decode(input);
     let mut limits = Limits::default().with_max_extended_len(4096);
     if control & 1 == 1 {
@@ -47,7 +49,11 @@ fuzz_target!(|data: &[u8]| {
         for m in &whole {
             m.encode(&mut out);
         }
-        assert_eq!(&out[..], &input[..used], "re-encoding differs from the input");
+        assert_eq!(
+            &out[..],
+            &input[..used],
+            "re-encoding differs from the input"
+        );
     }
 
     let split = usize::from(control) * input.len() / 256;
