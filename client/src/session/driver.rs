@@ -26,7 +26,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::conn::{Conn, Direction, Phase, ReadOutcome, WRITE_HIGH_WATER};
 use super::event::Event;
 use super::meta::{MAX_TORRENT_FILE, TorrentMeta};
-use super::pools::{Done, Job, Pools};
+use super::pools::{BatchWaker, Done, Job, Pools};
 use super::request::{
     AddOptions, DataOnClose, Request, RequestId, TorrentId, TorrentSource, UseTrackers,
 };
@@ -74,7 +74,13 @@ pub(super) fn spawn(config: Config) -> io::Result<ClientHandle> {
     let (tracker_tx, tracker_rx) = crossbeam_channel::unbounded();
     let udp4 = bind_udp(&poll, "0.0.0.0:0", UDP4);
     let udp6 = bind_udp(&poll, "[::]:0", UDP6);
-    let pools = Pools::start(config.disk_threads, config.hash_threads, &done_tx, &waker)?;
+    let done_waker = BatchWaker::new(Arc::clone(&waker));
+    let pools = Pools::start(
+        config.disk_threads,
+        config.hash_threads,
+        &done_tx,
+        &done_waker,
+    )?;
     let mut random = [0u8; 12];
     rand::Rng::fill(&mut rand::rng(), &mut random[..]);
     let now = Instant::now();
@@ -103,6 +109,7 @@ pub(super) fn spawn(config: Config) -> io::Result<ClientHandle> {
         outbox: outbox_tx,
         signal: signal_tx,
         pools: Some(pools),
+        done_waker,
         pending_adds: VecDeque::new(),
         next_fetch: 0,
         closing: HashMap::new(),
@@ -198,6 +205,7 @@ struct Driver {
     outbox: Sender<Event>,
     signal: Sender<ShutdownComplete>,
     pools: Option<Pools>,
+    done_waker: BatchWaker,
     pending_adds: VecDeque<PendingAdd>,
     next_fetch: u64,
     closing: HashMap<TorrentId, (CloseReason, CloseStage)>,
@@ -635,6 +643,7 @@ impl Driver {
     }
 
     fn drain_done(&mut self, now: Instant) {
+        self.done_waker.clear();
         while let Ok(d) = self.done.try_recv() {
             if let Some(t) = self.torrents.get_mut(&d.torrent) {
                 t.handle_disk(now, d.completion);

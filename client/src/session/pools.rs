@@ -2,6 +2,7 @@
 //! sending completions back to the network thread (which a [`mio::Waker`] wakes at once).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -25,6 +26,35 @@ pub(crate) struct Done {
     pub(crate) completion: DiskCompletion,
 }
 
+/// Wakes the network thread at most once per batch of completions: workers wake it only when
+/// no wake-up is pending; the network thread clears the flag before draining completions.
+#[derive(Clone)]
+pub(crate) struct BatchWaker {
+    waker: Arc<Waker>,
+    pending: Arc<AtomicBool>,
+}
+
+impl BatchWaker {
+    pub(crate) fn new(waker: Arc<Waker>) -> Self {
+        Self {
+            waker,
+            pending: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Called by a producer after it sent a message.
+    pub(crate) fn wake(&self) {
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Called by the network thread before it drains the channel.
+    pub(crate) fn clear(&self) {
+        self.pending.store(false, Ordering::Release);
+    }
+}
+
 /// The two pools.
 pub(crate) struct Pools {
     disk: Option<Sender<Job>>,
@@ -38,7 +68,7 @@ impl Pools {
         disk_threads: usize,
         hash_threads: usize,
         done: &Sender<Done>,
-        waker: &Arc<Waker>,
+        waker: &BatchWaker,
     ) -> std::io::Result<Self> {
         let (disk_tx, disk_rx) = crossbeam_channel::unbounded();
         let (hash_tx, hash_rx) = crossbeam_channel::unbounded();
@@ -50,7 +80,7 @@ impl Pools {
             for i in 0..n {
                 let rx: Receiver<Job> = rx.clone();
                 let done = done.clone();
-                let waker = Arc::clone(waker);
+                let waker = waker.clone();
                 threads.push(
                     std::thread::Builder::new()
                         .name(format!("{name}-{i}"))
@@ -90,7 +120,7 @@ impl Pools {
     }
 }
 
-fn worker(rx: &Receiver<Job>, done: &Sender<Done>, waker: &Waker) {
+fn worker(rx: &Receiver<Job>, done: &Sender<Done>, waker: &BatchWaker) {
     while let Ok(job) = rx.recv() {
         let completion = run_job(job.storage.as_ref(), &job.geometry, job.job);
         if done
@@ -102,6 +132,6 @@ fn worker(rx: &Receiver<Job>, done: &Sender<Done>, waker: &Waker) {
         {
             return;
         }
-        let _ = waker.wake();
+        waker.wake();
     }
 }
