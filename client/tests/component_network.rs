@@ -1,0 +1,90 @@
+//! Listening and dialling: IPv6, several listeners, connection limits, peers added later.
+#![allow(clippy::disallowed_methods)] // Tests bound their waits with the real clock.
+
+mod component_util;
+
+use std::time::Duration;
+
+use component_util::{add, make_torrent, tree, wait_added, wait_complete, wait_for};
+use freshet_client::{Config, Event, TorrentClient};
+
+const TICK: Duration = Duration::from_millis(50);
+
+#[test]
+fn listens_on_ipv4_and_ipv6_and_downloads_over_ipv6() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "six.bin", &[("", 300_000)], 16384, false);
+    let mut config = Config::default().with_tick(TICK);
+    config.listen = vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
+    let seed = TorrentClient::spawn(config).unwrap();
+    let addrs = seed.listen_addrs().to_vec();
+    assert_eq!(addrs.len(), 2);
+    assert!(addrs[0].is_ipv4() && addrs[1].is_ipv6(), "{addrs:?}");
+    assert_ne!(addrs[0].port(), 0);
+    add(&seed, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seed);
+    wait_complete(&seed, sid);
+
+    let leech = TorrentClient::spawn(
+        Config::default()
+            .listen_on("[::1]:0".parse().unwrap())
+            .with_tick(TICK),
+    )
+    .unwrap();
+    let dl = dir.path().join("dl");
+    add(&leech, 1, &bytes, &dl, &[addrs[1]]);
+    let id = wait_added(&leech);
+    wait_complete(&leech, id);
+    assert_eq!(tree(&dl), tree(&src));
+    leech.join();
+    seed.join();
+}
+
+#[test]
+fn per_torrent_connection_limit_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "lim.bin", &[("", 2_000_000)], 32768, false);
+    let seeds: Vec<_> = (0..3)
+        .map(|_| {
+            let s = component_util::client(TICK);
+            add(&s, 1, &bytes, &src, &[]);
+            let id = wait_added(&s);
+            wait_complete(&s, id);
+            s
+        })
+        .collect();
+    let mut config = Config::default()
+        .listen_on("127.0.0.1:0".parse().unwrap())
+        .with_tick(TICK);
+    config.max_connections_per_torrent = 1;
+    let leech = TorrentClient::spawn(config).unwrap();
+    let dl = dir.path().join("dl");
+    let peers: Vec<_> = seeds.iter().map(|s| s.listen_addrs()[0]).collect();
+    add(&leech, 1, &bytes, &dl, &peers);
+    let id = wait_added(&leech);
+    let mut most = 0;
+    wait_for(&leech, "completed", |e| match e {
+        Event::Status(s) => {
+            most = most.max(s.peers);
+            false
+        }
+        Event::Completed { id: i } => *i == id,
+        _ => false,
+    });
+    assert!(most <= 1, "{most} peers connected with a limit of 1");
+    assert_eq!(tree(&dl), tree(&src));
+    leech.join();
+    for s in seeds {
+        s.join();
+    }
+}
+
+#[test]
+fn a_port_in_use_is_a_spawn_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err =
+        TorrentClient::spawn(Config::default().listen_on(taken.local_addr().unwrap())).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+}
