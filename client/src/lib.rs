@@ -1,4 +1,43 @@
-//! The Freshet client library.
+//! The Freshet client: the `TorrentClient` component and the `freshet` binary's building blocks.
+//!
+//! [`TorrentClient::spawn`] starts a component in the shape of Kamaelia's `TorrentClient`: one
+//! `mio` network thread (listeners, peer sockets, UDP tracker traffic) plus a disk I/O pool and
+//! a hashing pool, talked to only through four `crossbeam-channel` boxes on the returned
+//! [`ClientHandle`]: the inbox ([`Request`]), the outbox ([`Event`]), control ([`Control`]) and
+//! signal ([`ShutdownComplete`], sent once everything is flushed). The protocol logic lives in the
+//! sans-I/O crates below (`freshet-engine` drives each torrent, `freshet-tracker` announces);
+//! this crate owns the sockets, threads, files and clocks. [`commands`] has the `download`,
+//! `seed` and `demo` entry points; [`tracker_server`] the embedded tracker.
+//!
+//! ```text
+//!  inbox ──Request──▶ ┌──────────────────────┐ ──jobs──▶ disk pool / hash pool
+//!  control ─────────▶ │ network thread (mio) │ ◀─done──  (completions wake it)
+//!  outbox ◀──Event─── │ torrents · peers     │ ◀──────▶ peers (TCP), trackers
+//!  signal ◀── once ── └──────────────────────┘
+//! ```
+//!
+//! Every add request gets exactly one reply, in request order:
+//!
+//! ```
+//! use std::time::Duration;
+//! use freshet_client::{Config, Event, Request, RequestId, TorrentClient, TorrentSource};
+//!
+//! let client = TorrentClient::spawn(Config::default().listen_on("127.0.0.1:0".parse()?))?;
+//! client.send(Request::AddTorrent {
+//!     request_id: Some(RequestId(7)),
+//!     source: TorrentSource::Bytes(b"not a torrent".to_vec()),
+//!     options: Default::default(),
+//! })?;
+//! let reply = client.next_event(Duration::from_secs(30))?;
+//! assert!(matches!(reply, Event::StartFailed { request_id: Some(RequestId(7)), .. }));
+//! assert!(reply.to_string().starts_with("Torrent start failed"));
+//! client.shutdown()?;
+//! client.signal().recv_timeout(Duration::from_secs(30))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod tracker_server;
 
 pub mod commands;
