@@ -17,7 +17,10 @@ fn testdata() -> Option<PathBuf> {
     std::env::var_os("FRESHET_TESTDATA")
         .map(PathBuf::from)
         .into_iter()
-        .chain([manifest.join("../../shared/testdata"), manifest.join("../shared/testdata")])
+        .chain([
+            manifest.join("../../shared/testdata"),
+            manifest.join("../shared/testdata"),
+        ])
         .find(|p| p.is_dir())
 }
 
@@ -44,8 +47,14 @@ fn many_files(n: usize) -> Vec<u8> {
     let mut info = BTreeMap::new();
     info.insert(b"files".to_vec(), OwnedValue::List(files));
     info.insert(b"name".to_vec(), OwnedValue::Bytes(b"big".to_vec()));
-    info.insert(b"piece length".to_vec(), OwnedValue::Int(piece_length as i64));
-    info.insert(b"pieces".to_vec(), OwnedValue::Bytes(vec![0xab; pieces * 20]));
+    info.insert(
+        b"piece length".to_vec(),
+        OwnedValue::Int(piece_length as i64),
+    );
+    info.insert(
+        b"pieces".to_vec(),
+        OwnedValue::Bytes(vec![0xab; pieces * 20]),
+    );
     let mut top = BTreeMap::new();
     top.insert(b"info".to_vec(), OwnedValue::Dict(info));
     OwnedValue::Dict(top).encode()

@@ -24,12 +24,18 @@ pub(crate) fn resolve_duplicates(
     files: &mut [FileEntry],
     max_renames: usize,
 ) -> Result<(), Error> {
+    // SipHash (std's default) keeps hostile colliding names from making this quadratic.
     let mut seen: HashMap<String, Owner> = HashMap::with_capacity(files.len() * 2);
+    let mut previous: &[String] = &[];
     for f in files.iter() {
         if f.path.len() < 2 {
             continue;
         }
         let dirs = &f.path[..f.path.len() - 1];
+        if dirs == previous {
+            continue; // files of one directory usually come together
+        }
+        previous = dirs;
         let mut key = name.to_ascii_lowercase();
         let rest = if dirs.first().map(String::as_str) == Some(name) {
             &dirs[1..]

@@ -138,12 +138,16 @@ struct RawFile {
 fn parse_info(info: &Dict<'_>, limits: &Limits) -> Result<(Info, InfoHashes), Error> {
     let raw = info.raw();
     let v1_hash = InfoHashV1(Sha1::digest(raw).into());
-    let v2_hash = InfoHashV2(Sha256::digest(raw).into());
-
     let version = info
         .get(b"meta version")
         .and_then(Value::as_int)
         .unwrap_or(-1);
+    // Only v2 info dicts have a SHA-256 identity; skip the work for v1.
+    let v2_hash = if version >= 2 {
+        InfoHashV2(Sha256::digest(raw).into())
+    } else {
+        InfoHashV2([0; 32])
+    };
     if version > 0 {
         if !info.is_canonical() {
             return Err(Error::new(ErrorKind::NonCanonical, "info"));
@@ -396,7 +400,7 @@ fn attributes(dict: &Dict<'_>) -> FileAttributes {
 }
 
 /// Reads and range-checks a file `length` (symlinks take no space: 0).
-fn file_length(dict: &Dict<'_>, symlink: bool, field: &str) -> Result<u64, Error> {
+fn file_length(dict: &Dict<'_>, symlink: bool, field: &dyn Fn() -> String) -> Result<u64, Error> {
     if symlink {
         return Ok(0);
     }
@@ -404,22 +408,26 @@ fn file_length(dict: &Dict<'_>, symlink: bool, field: &str) -> Result<u64, Error
     if len < 0 || len / 16384 >= MAX_FILE_BLOCKS || len > MAX_FILE_SIZE {
         return Err(Error::new(
             ErrorKind::InvalidLength(len),
-            format!("{field}.length"),
+            format!("{}.length", field()),
         ));
     }
     Ok(len.unsigned_abs())
 }
 
 /// Sanitised `symlink path` (relative to the torrent root, `.`/`..` elements dropped).
-fn symlink_target(dict: &Dict<'_>, root: &str, field: &str) -> Result<Option<Vec<String>>, Error> {
+fn symlink_target(
+    dict: &Dict<'_>,
+    root: &str,
+    field: &dyn Fn() -> String,
+) -> Result<Option<Vec<String>>, Error> {
     let Some(list) = dict.get(b"symlink path").and_then(Value::as_list) else {
         return Ok(None);
     };
     let mut target = vec![root.to_owned()];
     for (i, e) in list.iter().enumerate() {
-        let b = e
-            .as_bytes()
-            .ok_or_else(|| wrong_type("byte string", e, &format!("{field}.symlink path[{i}]")))?;
+        let b = e.as_bytes().ok_or_else(|| {
+            wrong_type("byte string", e, &format!("{}.symlink path[{i}]", field()))
+        })?;
         if b == b"." || b == b".." {
             continue;
         }
@@ -432,7 +440,7 @@ fn symlink_target(dict: &Dict<'_>, root: &str, field: &str) -> Result<Option<Vec
 
 fn extract_single(info: &Dict<'_>, name_key: &str, name: &[u8]) -> Result<RawFile, Error> {
     let mut attrs = attributes(info);
-    let length = file_length(info, attrs.symlink, "info")?;
+    let length = file_length(info, attrs.symlink, &|| "info".to_owned())?;
     let elem = sanitize_element(name, Mode::Lenient)
         .ok_or_else(|| Error::new(ErrorKind::MissingName, name_key))?;
     if elem.contains("_____padding_file_") {
@@ -452,10 +460,10 @@ fn extract_files(list: &List<'_>, dir: &str, limits: &Limits) -> Result<Vec<RawF
     let mut out = Vec::with_capacity(list.len());
     let mut total = 0i64;
     for (i, entry) in list.iter().enumerate() {
-        let field = format!("info.files[{i}]");
+        let field = || format!("info.files[{i}]");
         let dict = entry
             .as_dict()
-            .ok_or_else(|| wrong_type("dictionary", entry, &field))?;
+            .ok_or_else(|| wrong_type("dictionary", entry, &field()))?;
         let mut attrs = attributes(dict);
         let length = file_length(dict, attrs.symlink, &field)?;
         let (path_key, path_list) = match (dict.get(b"path.utf-8"), dict.get(b"path")) {
@@ -471,21 +479,26 @@ fn extract_files(list: &List<'_>, dir: &str, limits: &Limits) -> Result<Vec<RawF
                             depth: p.len(),
                             limit: limits.max_path_depth,
                         },
-                        format!("{field}.{path_key}"),
+                        format!("{}.{path_key}", field()),
                     ));
                 }
                 let mut path = Vec::with_capacity(p.len() + 1);
                 path.push(dir.to_owned());
                 for (j, e) in p.iter().enumerate() {
                     let b = e.as_bytes().ok_or_else(|| {
-                        wrong_type("byte string", e, &format!("{field}.{path_key}[{j}]"))
+                        wrong_type("byte string", e, &format!("{}.{path_key}[{j}]", field()))
                     })?;
                     path.extend(sanitize_element(b, Mode::Forced));
                 }
                 path
             }
             _ if attrs.padding => vec![".pad".to_owned(), length.to_string()],
-            _ => return Err(Error::new(ErrorKind::MissingName, format!("{field}.path"))),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::MissingName,
+                    format!("{}.path", field()),
+                ));
+            }
         };
         if path.iter().any(|e| e.contains("_____padding_file_")) {
             attrs.padding = true;
@@ -502,7 +515,7 @@ fn extract_files(list: &List<'_>, dir: &str, limits: &Limits) -> Result<Vec<RawF
         if MAX_FILE_SIZE - total < len_i {
             return Err(Error::new(
                 ErrorKind::InvalidLength(len_i),
-                format!("{field}.length"),
+                format!("{}.length", field()),
             ));
         }
         total += len_i;
@@ -599,9 +612,10 @@ fn extract_tree_file(
     if attrs.padding {
         return Err(Error::new(ErrorKind::PadFileInV2, format!("{field}.attr")));
     }
-    let length = file_length(dict, attrs.symlink, field)?;
+    let owned = || field.to_owned();
+    let length = file_length(dict, attrs.symlink, &owned)?;
     let target = if attrs.symlink {
-        symlink_target(dict, root, field)?
+        symlink_target(dict, root, &owned)?
     } else {
         None
     };
@@ -801,6 +815,7 @@ fn clean_tracker(v: &Value<'_>) -> Option<String> {
 fn web_seeds(value: Option<&Value<'_>>, info: &Info) -> Vec<String> {
     let slash = info.layout == Layout::MultiFile && info.files.len() > 1;
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let items: Vec<&[u8]> = match value {
         Some(v) if v.as_bytes().is_some() => v.as_bytes().into_iter().collect(),
         Some(v) => v
@@ -817,7 +832,7 @@ fn web_seeds(value: Option<&Value<'_>>, info: &Info) -> Vec<String> {
         if slash && !url.ends_with('/') {
             url.push('/');
         }
-        if !out.contains(&url) {
+        if seen.insert(url.clone()) {
             out.push(url);
         }
     }

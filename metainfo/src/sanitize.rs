@@ -47,6 +47,17 @@ pub fn sanitize_element(element: &[u8], mode: Mode) -> Option<String> {
     if element == b"." || element.is_empty() {
         return forced();
     }
+    // Fast path: short valid UTF-8 with nothing to filter or replace is kept as is.
+    if element.len() <= MAX_ELEMENT {
+        if let Ok(text) = std::str::from_utf8(element) {
+            if text.chars().all(|c| !is_filtered(c) && is_valid_char(c)) {
+                if text.bytes().all(|b| b == b'.') && text.len() <= 2 {
+                    return forced();
+                }
+                return Some(text.to_owned());
+            }
+        }
+    }
     let mut out = String::with_capacity(element.len().min(MAX_ELEMENT + 16));
     let mut dots = 0usize;
     let mut found_extension = false;
