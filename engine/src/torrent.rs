@@ -1,160 +1,34 @@
 //! The per-torrent sans-I/O state machine, wiring peers, the piece picker, the choker and
 //! storage jobs together.
 
+mod check;
+mod choke;
+mod config;
+mod peer;
+mod timer;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use freshet_metainfo::InfoHashV1;
-use freshet_peerwire::{Bitfield, Message, PeerId, allowed_fast_set};
+use freshet_peerwire::{Bitfield, Message, allowed_fast_set};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sha1::{Digest, Sha1};
 
-use crate::choker::{ChokeCandidate, ChokeMode, choose_optimistic, choose_unchoked};
+pub use config::{AddPeerError, Config, FastExtension, PeerInfo, Start, Stats};
+
 use crate::rate::RateWindow;
 use crate::{
     Action, AnnounceEvent, BlockReceipt, BlockRef, DigestMode, DisconnectReason, DiskCompletion,
-    DiskJob, Endgame, Event, FilePriority, Geometry, HashOutcome, PeerKey, PickOrder, PieceIndex,
+    DiskJob, Event, FilePriority, Geometry, HashOutcome, PeerKey, PickOrder, PieceIndex,
     PiecePriority, PieceSet, PieceState, PieceTracker, ResumeRecord, UnfinishedPiece, Verdict,
 };
-
-/// Tunables for one torrent. `Config::default()` follows common client defaults.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Config {
-    /// Seed for the engine's RNG (tie-breaks, optimistic unchoke). `None`: from the OS.
-    pub rng_seed: Option<[u8; 32]>,
-    /// The torrent's v1 info-hash, used for the BEP 6 allowed-fast set and resume records.
-    pub info_hash: Option<InfoHashV1>,
-    /// Regular upload slots.
-    pub unchoke_slots: usize,
-    /// How often the choker runs.
-    pub choke_interval: Duration,
-    /// How often the optimistic unchoke rotates (and how long a seeding slot lasts).
-    pub optimistic_interval: Duration,
-    /// A request unanswered for this long is given to someone else.
-    pub request_timeout: Duration,
-    /// A peer that sent no data for this long while we wanted some is snubbed.
-    pub snub_timeout: Duration,
-    /// Seconds of data to keep in flight per peer, at its measured rate.
-    pub pipeline_duration: Duration,
-    /// Requests in flight per peer before a rate is known.
-    pub min_pipeline: usize,
-    /// Upper bound on requests in flight per peer (further bounded by the peer's `reqq`).
-    pub max_pipeline: usize,
-    /// How many requests we queue from one peer (we advertise this as our `reqq`).
-    pub max_incoming_requests: usize,
-    /// A peer involved in this many failed pieces is banned.
-    pub ban_after_failures: u32,
-    /// Pieces picked at random before rarest-first starts.
-    pub initial_random_pieces: u32,
-    /// Whether the last blocks are requested from several peers.
-    pub endgame: Endgame,
-    /// Size of the BEP 6 allowed-fast set we grant.
-    pub allowed_fast_count: u32,
-    /// Hash jobs in flight while checking existing data.
-    pub check_parallelism: usize,
-    /// How often `Event::ResumeDue` is raised.
-    pub resume_interval: Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            rng_seed: None,
-            info_hash: None,
-            unchoke_slots: 4,
-            choke_interval: Duration::from_secs(10),
-            optimistic_interval: Duration::from_secs(30),
-            request_timeout: Duration::from_secs(20),
-            snub_timeout: Duration::from_secs(60),
-            pipeline_duration: Duration::from_secs(3),
-            min_pipeline: 16,
-            max_pipeline: 500,
-            max_incoming_requests: 500,
-            ban_after_failures: 2,
-            initial_random_pieces: 4,
-            endgame: Endgame::Enabled,
-            allowed_fast_count: 10,
-            check_parallelism: 4,
-            resume_interval: Duration::from_secs(300),
-        }
-    }
-}
-
-/// How a torrent starts.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Start {
-    /// Nothing on disk yet.
-    Empty,
-    /// Hash every piece already on disk (full recheck).
-    Recheck,
-    /// The caller vouches that these pieces are stored and verified (for example a seed that
-    /// created the torrent).
-    Verified(PieceSet),
-    /// Resume data plus the current size/mtime of each file (`Storage::file_stat`). Files whose
-    /// stat matches are trusted; pieces of the other files are rechecked.
-    Resume {
-        /// The saved record.
-        record: ResumeRecord,
-        /// What the files look like now, one entry per file.
-        stats: Vec<Option<crate::FileStat>>,
-    },
-}
-
-/// What the engine knows about a newly connected peer (after the handshake).
-#[derive(Debug, Clone, Default)]
-pub struct PeerInfo {
-    /// Remote address, if known (bans and the allowed-fast set use it).
-    pub addr: Option<SocketAddr>,
-    /// Peer id from the handshake.
-    pub id: Option<PeerId>,
-    /// Whether both sides set the BEP 6 fast extension bit.
-    pub fast: FastExtension,
-    /// The peer's `reqq` from its extension handshake, if any.
-    pub reqq: Option<usize>,
-}
-
-/// Whether the BEP 6 fast extension is active on a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FastExtension {
-    /// Both sides support it.
-    Enabled,
-    /// At least one side does not.
-    #[default]
-    Disabled,
-}
-
-/// Why `add_peer` refused a peer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AddPeerError {
-    /// The peer (by id or address) was banned earlier in this session.
-    #[error("peer is banned")]
-    Banned,
-    /// The torrent is stopped.
-    #[error("torrent is stopped")]
-    Stopped,
-}
-
-/// Totals for the user interface and resume data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stats {
-    /// Payload bytes received (including discarded duplicates and failed pieces).
-    pub downloaded: u64,
-    /// Payload bytes sent.
-    pub uploaded: u64,
-    /// Bytes in pieces that failed verification.
-    pub failed: u64,
-    /// Connected peers.
-    pub peers: usize,
-    /// Verified pieces.
-    pub pieces_have: u32,
-}
+use check::Checking;
+use peer::Peer;
+use timer::{Timer, TimerTable};
 
 /// One torrent's state machine.
 ///
@@ -218,15 +92,6 @@ enum Phase {
     Stopped,
 }
 
-#[derive(Debug)]
-struct Checking {
-    queue: VecDeque<PieceIndex>,
-    in_flight: BTreeSet<PieceIndex>,
-    total: u32,
-    checked: u32,
-    valid: u32,
-}
-
 /// Who sent a block of a piece that later failed, and the SHA-1 of what they sent.
 #[derive(Debug, Clone, Copy)]
 struct BlockWitness {
@@ -240,59 +105,6 @@ struct Pending {
     written: Vec<bool>,
     writes: u32,
     outcome: Option<HashOutcome>,
-}
-
-#[derive(Debug)]
-struct Peer {
-    info: PeerInfo,
-    has: PieceSet,
-    seed: bool,
-    got_first_message: bool,
-    am_choking: bool,
-    am_interested: bool,
-    peer_choking: bool,
-    peer_interested: bool,
-    outstanding: Vec<(BlockRef, Instant)>,
-    /// Requests being read from disk for this peer.
-    reading: Vec<BlockRef>,
-    allowed_fast_in: Vec<PieceIndex>,
-    allowed_fast_out: Vec<PieceIndex>,
-    download: RateWindow,
-    upload: RateWindow,
-    last_data: Instant,
-    snubbed: bool,
-    hash_failures: u32,
-    unchoked_since: Option<Instant>,
-    last_choked: Option<Instant>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timer {
-    Tick,
-    Choke,
-    Optimistic,
-    Resume,
-}
-
-#[derive(Debug, Default)]
-struct TimerTable([Option<Instant>; 4]);
-
-impl TimerTable {
-    fn set(&mut self, t: Timer, at: Instant) {
-        self.0[t as usize] = Some(at);
-    }
-    fn next(&self) -> Option<Instant> {
-        self.0.iter().flatten().min().copied()
-    }
-    fn expired(&mut self, t: Timer, now: Instant) -> bool {
-        match self.0[t as usize] {
-            Some(at) if at <= now => {
-                self.0[t as usize] = None;
-                true
-            }
-            _ => false,
-        }
-    }
 }
 
 impl Torrent {
@@ -1282,215 +1094,6 @@ impl Torrent {
             }
             self.fill_requests(now, k);
         }
-    }
-
-    // ---- private: choking ----
-
-    fn maybe_unchoke_now(&mut self, now: Instant, peer: PeerKey) {
-        if matches!(self.phase, Phase::Paused | Phase::Stopped) {
-            return;
-        }
-        let unchoked = self.peers.values().filter(|p| !p.am_choking).count();
-        if unchoked < self.config.unchoke_slots + 1
-            && let Some(p) = self.peers.get_mut(&peer)
-            && p.am_choking
-        {
-            p.am_choking = false;
-            p.unchoked_since = Some(now);
-            self.send(peer, Message::Unchoke);
-        }
-    }
-
-    fn run_choker(&mut self, now: Instant) {
-        if matches!(self.phase, Phase::Paused | Phase::Stopped) {
-            return;
-        }
-        let mode = if self.tracker.is_complete() {
-            ChokeMode::Seeding
-        } else {
-            ChokeMode::Leeching
-        };
-        let candidates: Vec<ChokeCandidate> = self
-            .peers
-            .iter()
-            .map(|(k, p)| ChokeCandidate {
-                peer: *k,
-                interested: p.peer_interested,
-                download_rate: p.download.rate(self.tick),
-                upload_rate: p.upload.rate(self.tick),
-                snubbed: p.snubbed,
-                unchoked_since: (!p.am_choking).then_some(p.unchoked_since).flatten(),
-                last_choked: p.last_choked,
-            })
-            .collect();
-        let mut chosen = choose_unchoked(
-            &candidates,
-            self.config.unchoke_slots,
-            mode,
-            self.config.optimistic_interval,
-            now,
-        );
-        let optimistic = match self.optimistic {
-            Some(o)
-                if !chosen.contains(&o)
-                    && self.peers.get(&o).is_some_and(|p| p.peer_interested) =>
-            {
-                Some(o)
-            }
-            _ => choose_optimistic(&candidates, &chosen, &mut self.rng),
-        };
-        self.optimistic = optimistic;
-        chosen.extend(optimistic);
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for k in keys {
-            let Some(p) = self.peers.get_mut(&k) else {
-                continue;
-            };
-            let unchoke = chosen.contains(&k);
-            if unchoke && p.am_choking {
-                p.am_choking = false;
-                p.unchoked_since = Some(now);
-                self.send(k, Message::Unchoke);
-            } else if !unchoke && !p.am_choking {
-                p.am_choking = true;
-                p.unchoked_since = None;
-                p.last_choked = Some(now);
-                let fast = p.info.fast == FastExtension::Enabled;
-                let allowed = p.allowed_fast_out.clone();
-                let mut rejected = Vec::new();
-                p.reading.retain(|b| {
-                    let keep = allowed.contains(&b.piece);
-                    if !keep {
-                        rejected.push(*b);
-                    }
-                    keep
-                });
-                self.send(k, Message::Choke);
-                if fast {
-                    for b in rejected {
-                        self.send(k, Message::RejectRequest(b));
-                    }
-                }
-            }
-        }
-    }
-
-    // ---- private: checking, resume, errors ----
-
-    fn start_check(&mut self, pieces: Vec<PieceIndex>) {
-        if pieces.is_empty() {
-            return;
-        }
-        // pieces.len() <= num_pieces, a u32.
-        let total = pieces.len() as u32;
-        self.phase = Phase::Checking(Checking {
-            queue: pieces.into(),
-            in_flight: BTreeSet::new(),
-            total,
-            checked: 0,
-            valid: 0,
-        });
-        self.pump_check_inner();
-    }
-
-    fn pump_check(&mut self, now: Instant) {
-        self.pump_check_inner();
-        if let Phase::Checking(c) = &self.phase
-            && c.queue.is_empty()
-            && c.in_flight.is_empty()
-        {
-            let valid = c.valid;
-            self.phase = Phase::Active;
-            self.actions
-                .push_back(Action::Event(Event::CheckFinished { valid }));
-            // Peers connected while checking have our old bitfield; tell them what we found.
-            let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-            let have: Vec<PieceIndex> = self.tracker.have().iter().collect();
-            for k in &keys {
-                for p in &have {
-                    self.send(*k, Message::Have(*p));
-                }
-            }
-            if self.tracker.is_complete() {
-                self.on_complete();
-            } else {
-                self.refill_all(now);
-            }
-        }
-    }
-
-    fn pump_check_inner(&mut self) {
-        let Phase::Checking(c) = &mut self.phase else {
-            return;
-        };
-        while c.in_flight.len() < self.config.check_parallelism.max(1) {
-            let Some(piece) = c.queue.pop_front() else {
-                break;
-            };
-            c.in_flight.insert(piece);
-            let blocks = self.geometry.blocks_in_piece(piece) as usize;
-            self.actions.push_back(Action::Disk(DiskJob::Hash {
-                piece,
-                blocks: vec![None; blocks],
-                block_digests: DigestMode::PieceOnly,
-            }));
-        }
-    }
-
-    fn apply_resume(&mut self, record: ResumeRecord, stats: &[Option<crate::FileStat>]) {
-        let n = self.geometry.num_pieces();
-        let mut suspect = PieceSet::new(n);
-        let same_torrent = record.pieces.capacity() == n
-            && (record.info_hash.is_none() || record.info_hash == self.config.info_hash);
-        if !same_torrent {
-            return self.start_check(self.geometry.pieces().collect());
-        }
-        for (i, f) in self.geometry.files().iter().enumerate() {
-            if f.is_padding() || f.length == 0 {
-                continue;
-            }
-            let saved = record.files.get(i).copied().flatten();
-            let now = stats.get(i).copied().flatten();
-            if saved != now {
-                for p in self.geometry.file_pieces(i) {
-                    suspect.insert(PieceIndex(p));
-                }
-            }
-        }
-        for p in record.pieces.iter() {
-            if !suspect.contains(p) {
-                self.tracker.mark_have(p);
-            }
-        }
-        for u in &record.unfinished {
-            if u.piece.0 >= n || suspect.contains(u.piece) || record.pieces.contains(u.piece) {
-                continue;
-            }
-            let blocks = self.geometry.blocks_in_piece(u.piece) as usize;
-            let mut received = vec![false; blocks];
-            for &b in &u.blocks {
-                if let Some(r) = received.get_mut(b as usize) {
-                    *r = true;
-                }
-            }
-            self.tracker.restore_partial(u.piece, &received);
-            let written = received.clone();
-            self.pending.insert(
-                u.piece,
-                Pending {
-                    blocks: vec![None; blocks],
-                    written,
-                    writes: 0,
-                    outcome: None,
-                },
-            );
-            if received.iter().all(|r| *r) {
-                self.start_hash(u.piece);
-            }
-        }
-        self.stats.uploaded = record.uploaded;
-        self.stats.downloaded = record.downloaded;
-        self.start_check(suspect.iter().collect());
     }
 
     fn storage_failed(&mut self, msg: String) {

@@ -1,5 +1,8 @@
 use std::net::Ipv4Addr;
 
+use freshet_metainfo::InfoHashV1;
+use freshet_peerwire::PeerId;
+
 use super::*;
 use crate::{FileSpec, MemoryStorage, PieceHashes, Storage, run_job, sha1_blocks};
 
