@@ -106,3 +106,53 @@ fn seed_refuses_incomplete_data() {
         "{err}"
     );
 }
+
+#[test]
+fn seed_path_creates_a_torrent_and_serves_it() {
+    use freshet_client::commands::{SeedPathOptions, seed_path};
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("share");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(
+        src.join("sub/a.txt"),
+        component_util::sample_bytes(100_000, 5),
+    )
+    .unwrap();
+    std::fs::write(src.join("b.txt"), b"hello").unwrap();
+    let torrent = dir.path().join("share.torrent");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut seed_opts = SeedOptions::new("", "");
+    seed_opts.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    seed_opts.output_mode = OutputMode::Json;
+    seed_opts.interrupt = Some(Arc::clone(&stop));
+    let mut opts = SeedPathOptions::new(&src, seed_opts);
+    opts.torrent_out = Some(torrent.clone());
+    let seeder = std::thread::spawn(move || seed_path(&opts));
+    // The .torrent appears before seeding starts.
+    let deadline = std::time::Instant::now() + component_util::WAIT;
+    while !torrent.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = dir.path().join("out");
+    let mut dopts = DownloadOptions::new(vec![torrent.display().to_string()], &out);
+    dopts.listen = "127.0.0.1:0".parse().unwrap();
+    dopts.peers = vec![format!("127.0.0.1:{port}").parse().unwrap()];
+    dopts.output_mode = OutputMode::Json;
+    download(&dopts).unwrap();
+    assert_eq!(
+        tree(&out),
+        tree(dir.path().join("share").parent().unwrap())
+            .into_iter()
+            .filter(|(p, _)| p.starts_with("share"))
+            .collect::<Vec<_>>()
+    );
+    stop.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        seeder.join().unwrap(),
+        Err(CommandError::Interrupted)
+    ));
+}

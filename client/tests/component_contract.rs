@@ -330,3 +330,68 @@ fn shutdown_signals_once_and_closes_the_outbox() {
     assert!(c.signal().try_recv().is_err(), "signal sent twice");
     assert!(c.send(Request::Status { id: None }).is_err());
 }
+
+/// Serves `body` once over HTTP/1.0 on 127.0.0.1, answering only after `go` fires.
+fn one_shot_http(body: Vec<u8>, go: crossbeam_channel::Receiver<()>) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut req = [0u8; 4096];
+        let _ = s.read(&mut req).unwrap();
+        let _ = go.recv_timeout(component_util::WAIT);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&body).unwrap();
+    });
+    addr
+}
+
+#[test]
+fn a_url_add_is_answered_before_later_adds() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = make_torrent(
+        &dir.path().join("src"),
+        "url.bin",
+        &[("", 3000)],
+        16384,
+        false,
+    );
+    let b = make_torrent(
+        &dir.path().join("src"),
+        "bytes.bin",
+        &[("", 4000)],
+        16384,
+        false,
+    );
+    let (go_tx, go_rx) = crossbeam_channel::bounded(1);
+    let addr = one_shot_http(a, go_rx);
+    let save = dir.path().join("dl");
+    let c = client(Duration::from_secs(3600));
+    c.send(Request::AddTorrent {
+        request_id: Some(RequestId(1)),
+        source: TorrentSource::from_arg(&format!("http://{addr}/url.torrent")),
+        options: AddOptions::save_to(&save),
+    })
+    .unwrap();
+    add(&c, 2, &b, &save, &[]);
+    // The second add is ready long before the URL is served; its reply must still wait.
+    c.send(Request::Status { id: None }).unwrap();
+    go_tx.send(()).unwrap();
+    let r = replies(&c, 2);
+    assert!(
+        matches!(&r[0], Event::TorrentAdded { request_id: Some(RequestId(1)), id: TorrentId(1), name, .. } if name == "url.bin"),
+        "{:?}",
+        r[0]
+    );
+    assert!(
+        matches!(&r[1], Event::TorrentAdded { request_id: Some(RequestId(2)), id: TorrentId(2), name, .. } if name == "bytes.bin"),
+        "{:?}",
+        r[1]
+    );
+    c.join();
+}

@@ -60,6 +60,20 @@ pub struct SeedPathOptions {
     pub seed: SeedOptions,
 }
 
+impl SeedPathOptions {
+    /// Shares `path` with the listen address, output mode and interrupt flag of `seed`; no
+    /// trackers, no `.torrent` written.
+    #[must_use]
+    pub fn new(path: impl Into<PathBuf>, seed: SeedOptions) -> Self {
+        Self {
+            path: path.into(),
+            trackers: Vec::new(),
+            torrent_out: None,
+            seed,
+        }
+    }
+}
+
 /// Runs `freshet seed TORRENT SAVE_DIR` until interrupted. Prints a `seeding` line (or JSON
 /// event) once the data is checked and being served.
 ///
