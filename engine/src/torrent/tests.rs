@@ -675,3 +675,40 @@ fn pause_cancels_requests_and_chokes_then_resume_restarts() {
     assert!(msgs.contains(&Message::Unchoke));
     assert_eq!(requests(&msgs).len(), 4);
 }
+
+#[test]
+fn high_priority_files_are_requested_first_and_low_ones_last() {
+    let files = vec![
+        FileSpec::new(&["low"], u64::from(PL)),
+        FileSpec::new(&["normal"], u64::from(PL)),
+        FileSpec::new(&["high"], u64::from(PL)),
+    ];
+    let g = Arc::new(
+        Geometry::new(
+            PL,
+            files,
+            PieceHashes {
+                v1: Some(vec![[0; 20]; 3]),
+                v2: None,
+            },
+        )
+        .unwrap(),
+    );
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut cfg = config();
+    cfg.min_pipeline = 6;
+    cfg.max_pipeline = 6;
+    let mut t = Torrent::new(Arc::clone(&g), cfg, Start::Empty, now);
+    t.set_file_priority(now, 0, FilePriority::Low);
+    t.set_file_priority(now, 2, FilePriority::High);
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, k, Message::HaveAll);
+    t.handle_message(now, k, Message::Unchoke);
+    let order: Vec<u32> = requests(&sends_to(&drive(&mut t, &st, now), k))
+        .iter()
+        .map(|b| b.piece.0)
+        .collect();
+    assert_eq!(order, vec![2, 2, 1, 1, 0, 0]);
+}
