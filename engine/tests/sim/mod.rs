@@ -4,12 +4,13 @@
 //! `step()` moves the clock to the earliest pending event or engine timeout and processes
 //! everything due; `drive_bounded()` steps until a condition holds or gives up after a fixed
 //! number of steps. Disk jobs run synchronously on `MemoryStorage` and complete after
-//! `disk_latency` of virtual time. Messages are passed as decoded `Message` values; their
+//! `disk_latency` of virtual time. Every collection the harness iterates is ordered (`BTreeMap`),
+//! so a run depends only on the seeds. Messages are passed as decoded `Message` values; their
 //! wire size (`Message::encoded_len`) is what the bandwidth model charges.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -124,7 +125,7 @@ pub struct Sim {
     pub latency: Duration,
     pub disk_latency: Duration,
     /// (node, its key for the peer) -> (other node, other node's key for us).
-    links: HashMap<(usize, PeerKey), (usize, PeerKey)>,
+    links: BTreeMap<(usize, PeerKey), (usize, PeerKey)>,
     queue: BTreeMap<(Instant, u64), Ev>,
     seq: u64,
     pub steps: u64,
@@ -143,7 +144,7 @@ impl Sim {
             nodes: Vec::new(),
             latency: Duration::from_millis(25),
             disk_latency: Duration::from_millis(1),
-            links: HashMap::new(),
+            links: BTreeMap::new(),
             queue: BTreeMap::new(),
             seq: 0,
             steps: 0,
