@@ -202,6 +202,46 @@ fn seed_leaving_midway_is_survived_when_another_peer_has_everything() {
     report("seed leaves mid-way", &sim, t);
 }
 
+#[test]
+fn lone_seed_can_leave_once_the_leechers_together_have_every_piece() {
+    let (g, data) = make_torrent(8, 64 * 1024, vec![FileSpec::new(&["u.bin"], 4 * MIB)]);
+    let mut sim = Sim::new(g, data);
+    let seed = sim.add_node(Role::Seed, 2 * MIB, 1);
+    for i in 0..8 {
+        sim.add_node(Role::Leecher, 2 * MIB, 30 + i);
+    }
+    sim.connect_all();
+    let n = sim.geometry.num_pieces();
+    sim.drive_bounded(1_000_000, Duration::from_secs(300), |s| {
+        let mut union = freshet_engine::PieceSet::new(n);
+        for node in &s.nodes[1..] {
+            for p in node.torrent.have().iter() {
+                union.insert(p);
+            }
+        }
+        union.is_full()
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", sim.summary()));
+    let left_at = sim.now - sim.start;
+    assert!(
+        !sim.all_leechers_complete(),
+        "the seed leaves before anyone is done"
+    );
+    sim.leave(seed);
+    let t = sim
+        .drive_bounded(
+            2_000_000,
+            Duration::from_secs(600),
+            Sim::all_leechers_complete,
+        )
+        .unwrap_or_else(|e| panic!("{e}: {}", sim.summary()));
+    for i in 1..9 {
+        sim.assert_data_correct(i);
+    }
+    println!("lone seed left at {:.2}s", left_at.as_secs_f64());
+    report("lone seed leaves once the swarm has every piece", &sim, t);
+}
+
 /// A fast seed and a very slow one (16 KiB/s). Without endgame, the last blocks requested
 /// from the slow seed hold up completion for a long time; with it they are re-requested from
 /// the fast seed and the slow copies are cancelled.
