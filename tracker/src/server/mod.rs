@@ -60,6 +60,10 @@ pub struct ServerLimits {
     pub max_peers: usize,
     /// Most swarms stored.
     pub max_swarms: usize,
+    /// Most peers in one swarm (bounds the cost of inserting into it).
+    pub max_peers_per_swarm: usize,
+    /// Most peers one IP address may hold across all swarms (0 = no cap).
+    pub max_peers_per_ip: usize,
     /// Most requests per second from one IP address (0 = unlimited).
     pub per_ip_per_sec: u32,
     /// Most IP addresses the rate limiter remembers (older windows are forgotten first).
@@ -71,6 +75,8 @@ impl Default for ServerLimits {
         Self {
             max_peers: 2_000_000,
             max_swarms: 500_000,
+            max_peers_per_swarm: 100_000,
+            max_peers_per_ip: 0,
             per_ip_per_sec: 0,
             max_tracked_ips: 100_000,
         }
@@ -191,6 +197,10 @@ impl TrackerCore {
             sample_seed,
             config.limits.max_peers,
             config.limits.max_swarms,
+        )
+        .with_caps(
+            config.limits.max_peers_per_swarm,
+            config.limits.max_peers_per_ip,
         );
         let expiry_every = Duration::from_secs(u64::from(config.interval.clamp(1, 300)));
         Self {

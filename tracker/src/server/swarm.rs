@@ -25,6 +25,9 @@ pub enum Refusal {
     /// Too many requests from this IP.
     #[error("too many requests from this address")]
     RateLimited,
+    /// This IP address already has the most peers allowed.
+    #[error("too many peers from this address")]
+    IpLimit,
 }
 
 #[derive(Clone, Copy)]
@@ -89,6 +92,10 @@ pub struct SwarmStore {
     peers: usize,
     max_peers: usize,
     max_swarms: usize,
+    max_per_swarm: usize,
+    max_per_ip: usize,
+    /// Peers per IP address, kept only when `max_per_ip` is set.
+    per_ip: HashMap<IpAddr, u32>,
     base: Instant,
     rng: ChaCha8Rng,
 }
@@ -101,9 +108,20 @@ impl SwarmStore {
             peers: 0,
             max_peers,
             max_swarms,
+            max_per_swarm: usize::MAX,
+            max_per_ip: 0,
+            per_ip: HashMap::new(),
             base,
             rng: ChaCha8Rng::seed_from_u64(seed),
         }
+    }
+
+    /// Caps peers per swarm (bounds the cost of an insert) and per IP address (0 = no cap; the
+    /// per-IP table costs about 40 bytes per distinct address, so it is kept only when set).
+    pub fn with_caps(mut self, max_per_swarm: usize, max_per_ip: usize) -> Self {
+        self.max_per_swarm = max_per_swarm.max(1);
+        self.max_per_ip = max_per_ip;
+        self
     }
 
     /// Number of peers stored.
@@ -153,6 +171,9 @@ impl SwarmStore {
             };
             if remove(swarm, &a.addr) {
                 self.peers -= 1;
+                if self.max_per_ip > 0 {
+                    forget_ip(&mut self.per_ip, a.addr.ip());
+                }
             }
             let stats = swarm.stats();
             if swarm.is_empty() {
@@ -163,9 +184,17 @@ impl SwarmStore {
         if !self.swarms.contains_key(&a.info_hash) && self.swarms.len() >= self.max_swarms {
             return Err(Refusal::Full);
         }
-        let full = self.peers >= self.max_peers;
+        let ip_count = if self.max_per_ip > 0 {
+            self.per_ip.get(&a.addr.ip()).copied().unwrap_or(0) as usize
+        } else {
+            0
+        };
+        let ip_full = self.max_per_ip > 0 && ip_count >= self.max_per_ip;
         let swarm = self.swarms.entry(a.info_hash).or_default();
-        let (added, was_seeder) = match a.addr {
+        let full = self.peers >= self.max_peers
+            || swarm.v4.len() + swarm.v6.len() >= self.max_per_swarm
+            || ip_full;
+        let added_was = match a.addr {
             SocketAddr::V4(v4) => {
                 let key = key4(v4.ip(), v4.port());
                 upsert(
@@ -206,10 +235,22 @@ impl SwarmStore {
                     (added, was)
                 })
             }
-        }
-        .ok_or(Refusal::Full)?;
+        };
+        let Some((added, was_seeder)) = added_was else {
+            if swarm.is_empty() {
+                self.swarms.remove(&a.info_hash);
+            }
+            return Err(if ip_full {
+                Refusal::IpLimit
+            } else {
+                Refusal::Full
+            });
+        };
         if added {
             self.peers += 1;
+            if self.max_per_ip > 0 {
+                *self.per_ip.entry(a.addr.ip()).or_insert(0) += 1;
+            }
             if a.seeder {
                 swarm.seeders += 1;
             }
@@ -233,17 +274,25 @@ impl SwarmStore {
         let cutoff = self.secs(now).saturating_sub(timeout.as_secs() as u32);
         let before = self.peers;
         let mut removed = 0;
+        let track_ip = self.max_per_ip > 0;
+        let per_ip = &mut self.per_ip;
         self.swarms.retain(|_, s| {
             let (n4, n6) = (s.v4.len(), s.v6.len());
             let mut gone_seeders = 0;
             s.v4.retain(|p| {
                 let keep = p.seen >= cutoff;
                 gone_seeders += u32::from(!keep && p.seeder);
+                if !keep && track_ip {
+                    forget_ip(per_ip, addr4(&p.addr).ip());
+                }
                 keep
             });
             s.v6.retain(|p| {
                 let keep = p.seen >= cutoff;
                 gone_seeders += u32::from(!keep && p.seeder);
+                if !keep && track_ip {
+                    forget_ip(per_ip, addr6(&p.addr).ip());
+                }
                 keep
             });
             s.seeders -= gone_seeders.min(s.seeders);
@@ -259,6 +308,15 @@ impl SwarmStore {
 
     fn secs(&self, now: Instant) -> u32 {
         now.saturating_duration_since(self.base).as_secs() as u32
+    }
+}
+
+fn forget_ip(per_ip: &mut HashMap<IpAddr, u32>, ip: IpAddr) {
+    if let Some(n) = per_ip.get_mut(&ip) {
+        *n -= 1;
+        if *n == 0 {
+            per_ip.remove(&ip);
+        }
     }
 }
 
@@ -485,6 +543,49 @@ mod tests {
             s.announce(t0, &ann(1, "127.0.0.1:3", false, Event::None), &mut out)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn per_swarm_and_per_ip_caps() {
+        let t0 = crate::test_epoch();
+        let mut s = SwarmStore::new(t0, 5, 1000, 1000).with_caps(3, 4);
+        let mut out = Vec::new();
+        for port in 1..=3 {
+            s.announce(
+                t0,
+                &ann(1, &format!("10.0.0.1:{port}"), false, Event::None),
+                &mut out,
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            s.announce(t0, &ann(1, "10.0.0.2:1", false, Event::None), &mut out),
+            Err(Refusal::Full)
+        );
+        s.announce(t0, &ann(2, "10.0.0.1:1", false, Event::None), &mut out)
+            .unwrap();
+        assert_eq!(
+            s.announce(t0, &ann(3, "10.0.0.1:1", false, Event::None), &mut out),
+            Err(Refusal::IpLimit)
+        );
+        assert_eq!(
+            s.swarm_count(),
+            2,
+            "a refused first peer leaves no empty swarm"
+        );
+        s.announce(t0, &ann(2, "10.0.0.1:1", false, Event::Stopped), &mut out)
+            .unwrap();
+        s.announce(t0, &ann(3, "10.0.0.1:1", false, Event::None), &mut out)
+            .unwrap();
+        // Expiry gives the address its quota back.
+        assert_eq!(
+            s.expire(t0 + Duration::from_secs(10), Duration::from_secs(5)),
+            4
+        );
+        for ih in 4..8 {
+            s.announce(t0, &ann(ih, "10.0.0.1:1", false, Event::None), &mut out)
+                .unwrap();
+        }
     }
 
     #[test]
