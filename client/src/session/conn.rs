@@ -54,6 +54,8 @@ pub(crate) struct Conn {
     pub(crate) last_send: Instant,
     pub(crate) registered: Interest,
     pub(crate) closing: Option<String>,
+    /// Reading stopped because too much waits to be sent; resumed when the buffer drains.
+    pub(crate) read_paused: bool,
 }
 
 /// What a read pass found.
@@ -94,6 +96,7 @@ impl Conn {
             last_send: now,
             registered: Interest::READABLE | Interest::WRITABLE,
             closing: None,
+            read_paused: false,
         }
     }
 

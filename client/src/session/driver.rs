@@ -396,8 +396,8 @@ impl Driver {
             return;
         }
         if c.wbuf.len() > WRITE_HIGH_WATER {
-            // Let the writer catch up first; come back next iteration.
-            self.again.push(idx);
+            // Let the writer catch up first; `flush_all` resumes reading once it has.
+            c.read_paused = true;
             return;
         }
         let outcome = match c.read(now) {
@@ -560,6 +560,10 @@ impl Driver {
                 if let Err(e) = c.flush(now) {
                     c.closing = Some(format!("write failed: {e}"));
                 }
+            }
+            if c.read_paused && c.wbuf.len() <= WRITE_HIGH_WATER / 2 {
+                c.read_paused = false;
+                self.again.push(idx);
             }
             let want = c.wanted_interest();
             if c.closing.is_none() && want != c.registered {
