@@ -106,7 +106,9 @@ pub use storage::{
 };
 
 mod torrent;
-pub use torrent::{AddPeerError, Config, FastExtension, PeerInfo, Start, Stats, Torrent};
+pub use torrent::{
+    AddPeerError, Config, FastExtension, PeerInfo, PeerStats, Start, Stats, Torrent,
+};
 
 pub use freshet_peerwire::{BlockRef, Message, PieceIndex};
 

@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sha1::{Digest, Sha1};
 
-pub use config::{AddPeerError, Config, FastExtension, PeerInfo, Start, Stats};
+pub use config::{AddPeerError, Config, FastExtension, PeerInfo, PeerStats, Start, Stats};
 
 use crate::rate::RateWindow;
 use crate::{
@@ -205,6 +205,27 @@ impl Torrent {
     /// Connected peers.
     pub fn peers(&self) -> impl Iterator<Item = PeerKey> + '_ {
         self.peers.keys().copied()
+    }
+
+    /// A snapshot of one peer's connection state and rates.
+    #[must_use]
+    pub fn peer_stats(&self, peer: PeerKey) -> Option<PeerStats> {
+        let p = self.peers.get(&peer)?;
+        Some(PeerStats {
+            download_rate: p.download.rate(self.tick),
+            upload_rate: p.upload.rate(self.tick),
+            pieces: if p.seed {
+                self.geometry.num_pieces()
+            } else {
+                p.has.count()
+            },
+            am_choking: p.am_choking,
+            am_interested: p.am_interested,
+            peer_choking: p.peer_choking,
+            peer_interested: p.peer_interested,
+            snubbed: p.snubbed,
+            requests_out: p.outstanding.len(),
+        })
     }
 
     /// Whether we currently unchoke `peer`.

@@ -142,3 +142,27 @@ pub struct Stats {
     /// Verified pieces.
     pub pieces_have: u32,
 }
+
+/// A snapshot of one peer connection, for user interfaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerStats {
+    /// Bytes per second received from the peer over the rate window.
+    pub download_rate: u64,
+    /// Bytes per second sent to the peer over the rate window.
+    pub upload_rate: u64,
+    /// Pieces the peer has.
+    pub pieces: u32,
+    /// We choke the peer.
+    pub am_choking: bool,
+    /// We want data from the peer.
+    pub am_interested: bool,
+    /// The peer chokes us.
+    pub peer_choking: bool,
+    /// The peer wants data from us.
+    pub peer_interested: bool,
+    /// No data from the peer for the snub timeout.
+    pub snubbed: bool,
+    /// Our requests outstanding at the peer.
+    pub requests_out: usize,
+}

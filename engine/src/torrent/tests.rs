@@ -154,6 +154,16 @@ fn downloads_verifies_and_announces_a_piece() {
     assert_eq!(msgs, vec![Message::Interested], "no requests while choked");
     t.handle_message(now, k, Message::Unchoke);
     let reqs = requests(&sends_to(&drive(&mut t, &st, now), k));
+    let ps = t.peer_stats(k).unwrap();
+    assert_eq!(
+        (
+            ps.pieces,
+            ps.requests_out,
+            ps.am_interested,
+            ps.peer_choking
+        ),
+        (3, 6, true, false)
+    );
     assert_eq!(
         reqs.len(),
         6,
