@@ -19,7 +19,7 @@ use tracker_support::{Guard, free_port, have, sha256_file};
 
 const PY: &str = "/usr/bin/python3";
 const SIZE: usize = 3 * 1024 * 1024 + 12_345;
-const DEADLINE: Duration = Duration::from_secs(120);
+const DEADLINE: Duration = Duration::from_secs(180);
 
 const SEEDER: &str = r#"
 import sys, time, libtorrent as lt

@@ -285,7 +285,15 @@ fn udp_load(
                     next += u64::from(threads);
                     let swarm = i % swarms;
                     let port = 10_000 + (i / swarms) as u16;
-                    announce_packet(&mut pkt, cid, i, &info_hash(swarm), port, event, i.is_multiple_of(2));
+                    announce_packet(
+                        &mut pkt,
+                        cid,
+                        i,
+                        &info_hash(swarm),
+                        port,
+                        event,
+                        i.is_multiple_of(2),
+                    );
                     sock.send(&pkt)?;
                 }
                 sent += batch;

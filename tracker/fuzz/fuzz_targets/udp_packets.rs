@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
     #[allow(clippy::disallowed_methods)]
     let t0 = Instant::now();
     let mut c = UdpTrackerClient::new(UdpClientConfig::default(), Family::V4, 1);
-    c.announce(t0, AnnounceRequest::new(InfoHashV1([1; 20]), PeerId([2; 20]), 1));
+    c.announce(
+        t0,
+        AnnounceRequest::new(InfoHashV1([1; 20]), PeerId([2; 20]), 1),
+    );
     let first = c.poll_transmit().unwrap_or_default();
     // Make the fuzz input match the outstanding transaction id half of the time.
     let mut reply = data.to_vec();
