@@ -10,7 +10,8 @@
 //!
 //! Start with [`decode`] / [`decode_prefix`] (and [`DecodeOptions`] for custom limits),
 //! [`Value`] and its accessors, and [`OwnedValue`] / [`DictBuilder`] for encoding. With the
-//! `serde` feature, `to_bytes` / `from_bytes` (de)serialize `#[derive]`d types.
+//! `serde` feature, `to_bytes` / `from_bytes` (de)serialize `#[derive]`d types (fields
+//! may borrow `&str` / `&[u8]` from the input) and `from_value` reads one decoded value.
 //!
 //! ```
 //! use freshet_bencode::{decode, decode_prefix, DictBuilder, ErrorKind};
@@ -33,6 +34,26 @@
 //! let err = decode(b"li03ee").unwrap_err();
 //! assert_eq!(err.kind(), &ErrorKind::LeadingZero);
 //! assert_eq!(err.to_string(), "leading zero in integer at byte 2");
+//! # Ok::<(), freshet_bencode::Error>(())
+//! ```
+//!
+//! With the `serde` feature:
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+//! struct File<'a> {
+//!     length: u64,
+//!     #[serde(borrow)]
+//!     path: Vec<&'a str>,
+//! }
+//! let bytes = freshet_bencode::to_bytes(&File { length: 5, path: vec!["a", "b.txt"] })?;
+//! assert_eq!(bytes, b"d6:lengthi5e4:pathl1:a5:b.txtee");
+//! let file: File<'_> = freshet_bencode::from_bytes(&bytes)?;
+//! assert_eq!(file.path, ["a", "b.txt"]);
+//! let err = freshet_bencode::from_bytes::<File<'_>>(b"d6:length1:x4:pathlee").unwrap_err();
+//! assert_eq!(err.path(), Some("length"));
+//! # }
 //! # Ok::<(), freshet_bencode::Error>(())
 //! ```
 #![forbid(unsafe_code)]
