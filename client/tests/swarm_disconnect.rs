@@ -126,3 +126,75 @@ fn a_peer_that_disconnects_mid_piece_does_not_break_the_download() {
     leech.join();
     seed.join();
 }
+
+#[test]
+fn the_peers_reqq_from_its_extension_handshake_bounds_our_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "reqq.bin", &[("", 1_000_000)], 65536, false);
+    let meta = Metainfo::from_bytes(&bytes).unwrap();
+    let info_hash = meta.info_hashes.wire_id().unwrap();
+    let pieces = u32::try_from(meta.info.piece_count).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = BytesMut::new();
+        let theirs = loop {
+            if let Decoded::Complete { consumed, value } = Handshake::decode(&buf).unwrap() {
+                let _ = buf.split_to(consumed);
+                break value;
+            }
+            let mut tmp = [0u8; 256];
+            let n = s.read(&mut tmp).unwrap();
+            assert!(n > 0);
+            buf.extend_from_slice(&tmp[..n]);
+        };
+        assert!(theirs.reserved.contains(Reserved::EXTENSION_PROTOCOL));
+        let mut out = BytesMut::new();
+        Handshake::new(
+            Reserved::EXTENSION_PROTOCOL,
+            info_hash,
+            PeerId::azureus(*b"-XX0001-", [4; 12]),
+        )
+        .encode(&mut out);
+        let mut ext = freshet_peerwire::ExtendedHandshake::default();
+        ext.request_queue = Some(2);
+        ext.encode(&mut out);
+        Message::Bitfield(Bitfield::full(pieces)).encode(&mut out);
+        Message::Unchoke.encode(&mut out);
+        s.write_all(&out).unwrap();
+        // Never answer: count the requests that arrive until 500 ms of silence.
+        let dec = MessageDecoder::default();
+        let mut requests = 0;
+        let mut client_reqq = None;
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        loop {
+            match dec.decode(&mut buf).unwrap() {
+                Some(Message::Request(_)) => requests += 1,
+                Some(Message::Extended { id: 0, payload }) => {
+                    client_reqq = freshet_peerwire::ExtendedHandshake::decode(&payload)
+                        .unwrap()
+                        .request_queue;
+                }
+                Some(_) => {}
+                None => {
+                    let mut tmp = [0u8; 4096];
+                    match s.read(&mut tmp) {
+                        Ok(0) | Err(_) => return (requests, client_reqq),
+                        Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                    }
+                }
+            }
+        }
+    });
+    let c = client(TICK);
+    add(&c, 1, &bytes, &dir.path().join("dl"), &[addr]);
+    wait_added(&c);
+    let (requests, client_reqq) = peer.join().unwrap();
+    assert_eq!(requests, 2, "requests in flight with reqq 2");
+    assert_eq!(client_reqq, Some(500));
+    c.join();
+}

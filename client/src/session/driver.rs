@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use freshet_engine::{FastExtension, PeerInfo, PeerKey};
 use freshet_metainfo::InfoHashV1;
-use freshet_peerwire::{Decoded, Handshake, HandshakeHead, PeerId, Reserved};
+use freshet_peerwire::{Decoded, ExtendedHandshake, Handshake, HandshakeHead, PeerId, Reserved};
 use freshet_tracker::{MAX_BODY, TrackerIdx};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -36,8 +36,12 @@ use super::{ClientHandle, Config, Control, ShutdownComplete, WakingSender, http,
 const WAKER: Token = Token(0);
 const UDP4: Token = Token(62);
 const UDP6: Token = Token(63);
-/// Handshake flags we send: BEP 6 fast extension.
-const OUR_FLAGS: Reserved = Reserved::FAST;
+/// Handshake flags we send: BEP 6 fast extension, BEP 10 extension protocol.
+fn our_flags() -> Reserved {
+    Reserved::FAST | Reserved::EXTENSION_PROTOCOL
+}
+/// The request queue we advertise (the engine's `max_incoming_requests`).
+const OUR_REQQ: u32 = 500;
 const LISTENER_BASE: usize = 1;
 const CONN_BASE: usize = 64;
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
@@ -357,7 +361,7 @@ impl Driver {
         if direction == Direction::Outgoing
             && let Some(t) = torrent.and_then(|id| self.torrents.get(&id))
         {
-            Handshake::new(OUR_FLAGS, t.meta.info_hash, self.peer_id).encode(&mut conn.wbuf);
+            Handshake::new(our_flags(), t.meta.info_hash, self.peer_id).encode(&mut conn.wbuf);
         }
         self.conns[idx] = Some(conn);
         Some(idx)
@@ -495,7 +499,7 @@ impl Driver {
                         return;
                     };
                     c.torrent = Some(tid);
-                    Handshake::new(OUR_FLAGS, hash, self.peer_id).encode(&mut c.wbuf);
+                    Handshake::new(our_flags(), hash, self.peer_id).encode(&mut c.wbuf);
                 }
                 Err(e) => {
                     c.closing = Some(format!("bad handshake: {e}"));
@@ -539,7 +543,14 @@ impl Driver {
             },
             reqq: None,
         };
-        match t.add_peer(now, info) {
+        let extensions = hs.reserved.contains(Reserved::EXTENSION_PROTOCOL).then(|| {
+            let mut h = ExtendedHandshake::default();
+            h.client = Some(concat!("Freshet ", env!("CARGO_PKG_VERSION")).to_owned());
+            h.request_queue = Some(OUR_REQQ);
+            h.listen_port = Some(self.announce_port);
+            h
+        });
+        match t.add_peer(now, info, extensions) {
             Ok(key) => {
                 c.phase = Phase::Established;
                 c.peer = Some(key);

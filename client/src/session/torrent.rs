@@ -12,7 +12,7 @@ use freshet_engine::{
     self as engine, AnnounceEvent, DiskCompletion, DiskJob, FileStorage, Geometry, PeerInfo,
     PeerKey, PieceIndex, PieceSet, ResumeRecord, Start, Storage,
 };
-use freshet_peerwire::Message;
+use freshet_peerwire::{EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Message, extended_message};
 use freshet_tracker::{
     Announcer, AnnouncerConfig, AnnouncerEvent, Progress, TrackerAction, TrackerIdx,
 };
@@ -412,11 +412,13 @@ impl Torrent {
         self.pump(now);
     }
 
-    /// Registers a handshaken peer with the engine.
+    /// Registers a handshaken peer with the engine. If the peer speaks the extension protocol
+    /// (BEP 10), our extension handshake follows the engine's first messages.
     pub(crate) fn add_peer(
         &mut self,
         now: Instant,
         info: PeerInfo,
+        extensions: Option<ExtendedHandshake>,
     ) -> Result<PeerKey, engine::AddPeerError> {
         let r = self.engine.add_peer(now, info);
         if let Ok(k) = r {
@@ -424,6 +426,10 @@ impl Torrent {
                 .insert(k, PieceSet::new(self.geometry().num_pieces()));
         }
         self.pump(now);
+        if let (Ok(k), Some(ext)) = (&r, extensions) {
+            let msg = extended_message(EXTENDED_HANDSHAKE_ID, |out| ext.encode_payload(out));
+            self.actions.push_back(Action::Send(*k, msg));
+        }
         r
     }
 
@@ -444,6 +450,19 @@ impl Torrent {
     /// passed on as `have` messages for the newly set pieces instead (a late `have none` is
     /// dropped).
     pub(crate) fn handle_message(&mut self, now: Instant, peer: PeerKey, msg: Message) {
+        if let Message::Extended {
+            id: EXTENDED_HANDSHAKE_ID,
+            payload,
+        } = &msg
+        {
+            // The peer's `reqq` bounds how many requests we keep in flight to it.
+            if let Ok(h) = ExtendedHandshake::decode(payload)
+                && let Some(reqq) = h.request_queue
+            {
+                self.engine.set_peer_reqq(peer, reqq as usize);
+            }
+            return;
+        }
         let n = self.geometry().num_pieces();
         let first = self.seen_first.insert(peer);
         let mut late_haves = Vec::new();
