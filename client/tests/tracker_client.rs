@@ -367,3 +367,29 @@ fn own_server_survives_a_flood() {
         "forged connection ids are answered with errors, {stats:?}"
     );
 }
+
+#[test]
+fn own_server_dual_stack_socket_serves_ipv4_clients() {
+    // `[::]` accepts IPv4 clients too (as IPv4-mapped addresses); they must get IPv4 replies.
+    let opts = TrackerServerOptions::new(
+        Some("[::]:0".parse().unwrap()),
+        Some("[::]:0".parse().unwrap()),
+    );
+    let Ok(server) = TrackerServer::spawn(opts) else {
+        println!("SKIPPED: cannot bind [::] in this network namespace");
+        return;
+    };
+    let a = server.local_addrs();
+    let (hp, up) = (a.http.unwrap().port(), a.udp.unwrap().port());
+    scenario(
+        InfoHashV1([0x90; 20]),
+        &format!("http://127.0.0.1:{hp}/announce"),
+        24_000,
+    );
+    scenario(
+        InfoHashV1([0x91; 20]),
+        &format!("udp://127.0.0.1:{up}"),
+        24_100,
+    );
+    server.stop().unwrap();
+}
