@@ -284,3 +284,37 @@ fn wait_child(child: &mut Child, limit: Duration) -> bool {
     }
     false
 }
+
+#[test]
+fn libtorrent_fetches_metadata_from_a_freshet_seeder_with_a_magnet() {
+    if !have_python_libtorrent() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _torrent, bytes) = sample_torrent(dir.path(), &[]);
+    let magnet = freshet_metainfo::Metainfo::from_bytes(&bytes)
+        .unwrap()
+        .magnet()
+        .to_uri();
+    let c = client(TICK);
+    add(&c, 1, &bytes, &src, &[]);
+    let id = wait_added(&c);
+    wait_complete(&c, id);
+    let dl = dir.path().join("dl");
+    std::fs::create_dir_all(&dl).unwrap();
+    let mut leech = Reaped(
+        Command::new("/usr/bin/python3")
+            .args([LT_SCRIPT, "magnet", &magnet])
+            .arg(&dl)
+            .arg(c.listen_addrs()[0].to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = leech.0.wait().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut leech.0.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "libtorrent magnet leecher: {out}");
+    assert_eq!(digests(&dl), digests(&src));
+    c.join();
+}

@@ -4,6 +4,8 @@ Usage:
   swarm_interop_lt.py seed  TORRENT SAVE_DIR   prints {"port": N} once seeding; runs until stdin closes
   swarm_interop_lt.py leech TORRENT SAVE_DIR HOST:PORT
                                               downloads from that peer; prints {"done": true, ...}
+  swarm_interop_lt.py magnet MAGNET_URI SAVE_DIR HOST:PORT
+                                              the same from a magnet link (metadata via BEP 9)
 DHT, LSD, UPnP, NAT-PMP, uTP are off; the session listens on 127.0.0.1 only. Every wait is
 bounded (120 s).
 """
@@ -29,7 +31,12 @@ settings.update({
     "allow_multiple_connections_per_ip": True,
 })
 session = lt.session(settings)
-handle = session.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save})
+if mode == "magnet":
+    atp = lt.parse_magnet_uri(torrent)
+    atp.save_path = save
+    handle = session.add_torrent(atp)
+else:
+    handle = session.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save})
 deadline = time.monotonic() + 120
 
 

@@ -13,6 +13,10 @@ pub(crate) struct TorrentMeta {
     pub(crate) info_hash: InfoHashV1,
     pub(crate) geometry: Arc<Geometry>,
     pub(crate) trackers: Vec<Vec<String>>,
+    /// The raw `info` dictionary, served to peers over `ut_metadata` (BEP 9).
+    pub(crate) info_bytes: bytes::Bytes,
+    /// BEP 27 private flag: no metadata exchange.
+    pub(crate) private: bool,
 }
 
 /// Largest `.torrent` accepted from a path or URL.
@@ -72,6 +76,8 @@ impl TorrentMeta {
             info_hash,
             geometry: Arc::new(geometry),
             trackers: m.trackers.clone(),
+            info_bytes: bytes::Bytes::from(m.info_bytes.clone()),
+            private: m.info.private,
         })
     }
 }

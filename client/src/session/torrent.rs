@@ -12,7 +12,10 @@ use freshet_engine::{
     self as engine, AnnounceEvent, DiskCompletion, DiskJob, FileStorage, Geometry, PeerInfo,
     PeerKey, PieceIndex, PieceSet, ResumeRecord, Start, Storage,
 };
-use freshet_peerwire::{EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Message, extended_message};
+use freshet_peerwire::{
+    EXTENDED_HANDSHAKE_ID, ExtendedHandshake, METADATA_PIECE_LEN, Message, MetadataMessage,
+    UT_METADATA, extended_message,
+};
 use freshet_tracker::{
     Announcer, AnnouncerConfig, AnnouncerEvent, Progress, TrackerAction, TrackerIdx,
 };
@@ -23,6 +26,8 @@ use super::request::TorrentId;
 
 /// Samples kept for the rates (one per housekeeping second).
 const RATE_WINDOW: usize = 5;
+/// The extended message id we ask peers to use for `ut_metadata` messages to us.
+const OUR_UT_METADATA_ID: u8 = 2;
 /// Longest wait for `stopped` announces when a torrent closes.
 const STOP_ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -135,6 +140,8 @@ pub(crate) struct Torrent {
     peer_sets: HashMap<PeerKey, PieceSet>,
     /// Peers that have sent at least one message.
     seen_first: HashSet<PeerKey>,
+    /// The id each peer wants for `ut_metadata` messages, from its extension handshake.
+    their_ut_metadata: HashMap<PeerKey, u8>,
     base_downloaded: u64,
     base_uploaded: u64,
 }
@@ -214,6 +221,7 @@ impl Torrent {
             checked: false,
             peer_sets: HashMap::new(),
             seen_first: HashSet::new(),
+            their_ut_metadata: HashMap::new(),
             base_downloaded: stats.downloaded,
             base_uploaded: stats.uploaded,
         };
@@ -426,7 +434,15 @@ impl Torrent {
                 .insert(k, PieceSet::new(self.geometry().num_pieces()));
         }
         self.pump(now);
-        if let (Ok(k), Some(ext)) = (&r, extensions) {
+        if let (Ok(k), Some(mut ext)) = (&r, extensions) {
+            let size = u32::try_from(self.meta.info_bytes.len()).ok();
+            if !self.meta.private
+                && let Some(size) = size
+            {
+                ext.extensions
+                    .insert(UT_METADATA.to_owned(), OUR_UT_METADATA_ID);
+                ext.metadata_size = Some(size);
+            }
             let msg = extended_message(EXTENDED_HANDSHAKE_ID, |out| ext.encode_payload(out));
             self.actions.push_back(Action::Send(*k, msg));
         }
@@ -439,6 +455,7 @@ impl Torrent {
     pub(crate) fn handle_peer_gone(&mut self, now: Instant, peer: PeerKey) {
         self.peer_sets.remove(&peer);
         self.seen_first.remove(&peer);
+        self.their_ut_metadata.remove(&peer);
         self.engine.handle_peer_closed(now, peer);
         self.pump(now);
     }
@@ -456,11 +473,23 @@ impl Torrent {
         } = &msg
         {
             // The peer's `reqq` bounds how many requests we keep in flight to it.
-            if let Ok(h) = ExtendedHandshake::decode(payload)
-                && let Some(reqq) = h.request_queue
-            {
-                self.engine.set_peer_reqq(peer, reqq as usize);
+            if let Ok(h) = ExtendedHandshake::decode(payload) {
+                if let Some(reqq) = h.request_queue {
+                    self.engine.set_peer_reqq(peer, reqq as usize);
+                }
+                match h.extension_id(UT_METADATA) {
+                    Some(id) => self.their_ut_metadata.insert(peer, id),
+                    None => self.their_ut_metadata.remove(&peer),
+                };
             }
+            return;
+        }
+        if let Message::Extended {
+            id: OUR_UT_METADATA_ID,
+            payload,
+        } = &msg
+        {
+            self.serve_metadata(peer, payload);
             return;
         }
         let n = self.geometry().num_pieces();
@@ -503,6 +532,31 @@ impl Torrent {
             self.engine.handle_message(now, peer, msg);
         }
         self.pump(now);
+    }
+
+    /// Answers a BEP 9 metadata request from our copy of the info dictionary.
+    fn serve_metadata(&mut self, peer: PeerKey, payload: &bytes::Bytes) {
+        let Some(&their_id) = self.their_ut_metadata.get(&peer) else {
+            return;
+        };
+        let Ok(Some(MetadataMessage::Request { piece })) = MetadataMessage::decode(payload)
+        else {
+            return;
+        };
+        let total = u32::try_from(self.meta.info_bytes.len()).unwrap_or(u32::MAX);
+        let reply = match MetadataMessage::piece_len(total, piece) {
+            Some(len) if !self.meta.private => {
+                let start = piece as usize * METADATA_PIECE_LEN as usize;
+                MetadataMessage::Data {
+                    piece,
+                    total_size: total,
+                    data: self.meta.info_bytes.slice(start..start + len as usize),
+                }
+            }
+            _ => MetadataMessage::Reject { piece },
+        };
+        let msg = extended_message(their_id, |out| reply.encode_payload(out));
+        self.actions.push_back(Action::Send(peer, msg));
     }
 
     /// A disk or hash job finished.
@@ -687,6 +741,7 @@ impl Torrent {
                 engine::Action::Disconnect { peer, reason } => {
                     self.peer_sets.remove(&peer);
                     self.seen_first.remove(&peer);
+                    self.their_ut_metadata.remove(&peer);
                     self.actions
                         .push_back(Action::Disconnect(peer, reason.to_string()));
                 }
