@@ -497,10 +497,18 @@ fn hash_pieces(
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
     let failure: Mutex<Option<CreateError>> = Mutex::new(None);
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
     let results: Vec<Vec<(usize, PieceHashes)>> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
+            .map(|w| {
+                let core = (!cores.is_empty()).then(|| cores[w % cores.len()]);
+                let (next, done, failure) = (&next, &done, &failure);
+                s.spawn(move || {
+                    // One worker per core: busy hashers never sleep, so without pinning the
+                    // scheduler may leave them sharing one core on a loaded machine.
+                    if let Some(core) = core {
+                        core_affinity::set_for_current(core);
+                    }
                     let mut local = Vec::new();
                     let mut buf = vec![0u8; CHUNK];
                     while let Ok(i) = usize::try_from(next.fetch_add(1, Ordering::Relaxed)) {

@@ -202,10 +202,16 @@ pub fn verify(
         .sum();
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
     let results: Vec<Vec<(usize, PieceState, Option<MerkleHash>)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads.clamp(1, checks.len().max(1)))
-            .map(|_| {
-                s.spawn(|| {
+            .map(|w| {
+                let core = (!cores.is_empty()).then(|| cores[w % cores.len()]);
+                let (next, done, checks) = (&next, &done, &checks);
+                s.spawn(move || {
+                    if let Some(core) = core {
+                        core_affinity::set_for_current(core);
+                    }
                     let mut local = Vec::new();
                     let mut buf = vec![0u8; CHUNK];
                     while let Ok(i) = usize::try_from(next.fetch_add(1, Ordering::Relaxed)) {
