@@ -393,12 +393,12 @@ fn format_len(buf: &mut [u8; 21], len: usize) -> &[u8] {
 }
 
 /// Encoded length of `i<v>e`.
-fn int_len(v: i64) -> usize {
+pub(crate) fn int_len(v: i64) -> usize {
     2 + usize::from(v < 0) + decimal_digits(v.unsigned_abs())
 }
 
 /// Encoded length of `<len>:<b>`.
-fn bytes_len(b: &[u8]) -> usize {
+pub(crate) fn bytes_len(b: &[u8]) -> usize {
     decimal_digits(b.len() as u64) + 1 + b.len()
 }
 

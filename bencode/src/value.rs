@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::encode::{bytes_len, int_len};
+
 /// A decoded bencode value. Byte strings borrow from the input; lists and dictionaries remember
 /// the exact input bytes they were parsed from ([`List::raw`], [`Dict::raw`]).
 ///
@@ -86,6 +88,19 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// How many input bytes this value occupied. The strict grammar admits exactly one
+    /// spelling of each integer and length, so this is also its encoded length (sorting a
+    /// dictionary's keys does not change its length).
+    #[must_use]
+    pub fn input_len(&self) -> usize {
+        match self {
+            Self::Int(i) => int_len(*i),
+            Self::Bytes(b) => bytes_len(b),
+            Self::List(l) => l.raw.len(),
+            Self::Dict(d) => d.raw.len(),
+        }
+    }
+
     /// Copies this value into an [`OwnedValue`].
     #[must_use]
     pub fn to_owned_value(&self) -> OwnedValue {
@@ -155,6 +170,28 @@ impl<'a> List<'a> {
         &self.items
     }
 
+    /// The exact input bytes of the item at index `i` (any type, integers included).
+    #[must_use]
+    pub fn get_raw(&self, i: usize) -> Option<&'a [u8]> {
+        let item = self.items.get(i)?;
+        let start = match known_start(item, self.raw) {
+            Some(start) => start,
+            None => {
+                // An integer: start from the nearest earlier item whose position is recorded
+                // (or the list's first item) and add input lengths.
+                let (from, at) = (0..i)
+                    .rev()
+                    .find_map(|j| known_start(&self.items[j], self.raw).map(|at| (j, at)))
+                    .unwrap_or((0, 1));
+                at + self.items[from..i]
+                    .iter()
+                    .map(Value::input_len)
+                    .sum::<usize>()
+            }
+        };
+        self.raw.get(start..start + item.input_len())
+    }
+
     /// The exact input bytes of this list, from the `l` to the closing `e`.
     #[must_use]
     pub fn raw(&self) -> &'a [u8] {
@@ -213,6 +250,21 @@ impl<'a> Dict<'a> {
         } else {
             self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
         }
+    }
+
+    /// The exact input bytes of the value stored under `key` (any type, integers included),
+    /// for hashing or storing a sub-value exactly as it was received.
+    #[must_use]
+    pub fn get_raw(&self, key: &[u8]) -> Option<&'a [u8]> {
+        let (k, v) = if self.sorted {
+            let i = self.entries.binary_search_by(|(k, _)| (*k).cmp(key)).ok()?;
+            &self.entries[i]
+        } else {
+            self.entries.iter().find(|(k, _)| *k == key)?
+        };
+        // The value starts right after its key's bytes.
+        let start = offset_in(k, self.raw)? + k.len();
+        self.raw.get(start..start + v.input_len())
     }
 
     /// Iterates over `(key, value)` pairs in input order.
@@ -358,6 +410,23 @@ impl From<BTreeMap<Vec<u8>, Self>> for OwnedValue {
 impl From<&Value<'_>> for OwnedValue {
     fn from(v: &Value<'_>) -> Self {
         v.to_owned_value()
+    }
+}
+
+/// Where `part` (a slice borrowed from `whole`) starts inside `whole`.
+fn offset_in(part: &[u8], whole: &[u8]) -> Option<usize> {
+    let offset = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (offset + part.len() <= whole.len()).then_some(offset)
+}
+
+/// Where a list item starts inside the list's raw bytes, if its position is recorded: byte
+/// strings (their content is borrowed, preceded by `<len>:`) and containers (their raw span).
+fn known_start(v: &Value<'_>, raw: &[u8]) -> Option<usize> {
+    match v {
+        Value::Int(_) => None,
+        Value::Bytes(b) => offset_in(b, raw)?.checked_sub(bytes_len(b) - b.len()),
+        Value::List(l) => offset_in(l.raw, raw),
+        Value::Dict(d) => offset_in(d.raw, raw),
     }
 }
 

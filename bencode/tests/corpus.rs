@@ -111,3 +111,56 @@ fn anacrolix_bencode_testdata_round_trips_exactly() {
         assert_eq!(value.to_owned_value().encode(), bytes);
     }
 }
+
+/// Checks `get_raw` for every dictionary entry and list item: the span decodes to the value
+/// and sits at the right place.
+fn check_spans(v: &Value<'_>, count: &mut usize) {
+    match v {
+        Value::Dict(d) => {
+            for (k, child) in d.iter() {
+                let raw = d.get_raw(k).unwrap();
+                assert_eq!(raw.len(), child.input_len());
+                assert_eq!(decode(raw).unwrap(), *child);
+                *count += 1;
+                check_spans(child, count);
+            }
+            assert_eq!(d.get_raw(b"\xff no such key"), None);
+        }
+        Value::List(l) => {
+            for (i, child) in l.iter().enumerate() {
+                let raw = l.get_raw(i).unwrap();
+                assert_eq!(decode(raw).unwrap(), *child);
+                *count += 1;
+                check_spans(child, count);
+            }
+            assert_eq!(l.get_raw(l.len()), None);
+        }
+        Value::Int(_) | Value::Bytes(_) => {}
+    }
+}
+
+#[test]
+fn every_value_reports_its_raw_span() {
+    let mut files = Vec::new();
+    torrents(&testdata(), &mut files);
+    let mut count = 0;
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap();
+        if let Ok((value, used)) = decode_prefix(&bytes) {
+            assert_eq!(value.input_len(), used);
+            check_spans(&value, &mut count);
+        }
+    }
+    assert!(count > 5_000, "{count}");
+    // Lists of integers (no borrowed anchor) and mixed lists.
+    let v = decode(b"li1ei-22e3:abci333eli4eei5ee").unwrap();
+    let l = v.as_list().unwrap();
+    let spans: Vec<&[u8]> = (0..l.len()).map(|i| l.get_raw(i).unwrap()).collect();
+    assert_eq!(
+        spans,
+        [&b"i1e"[..], b"i-22e", b"3:abc", b"i333e", b"li4ee", b"i5e"]
+    );
+    let v = decode(b"d1:bi-7e1:ai1ee").unwrap();
+    assert_eq!(v.as_dict().unwrap().get_raw(b"b"), Some(&b"i-7e"[..]));
+    assert_eq!(v.as_dict().unwrap().get_raw(b"a"), Some(&b"i1e"[..]));
+}

@@ -4,7 +4,8 @@
 //! - a decoded value re-encodes canonically, that encoding decodes to an equal value, and it
 //!   equals the input bytes whenever the value reports `is_canonical`;
 //! - the owned copy encodes to the same bytes and `encoded_len` is exact;
-//! - container spans (`raw`, `offset`) point at the right input bytes;
+//! - container spans (`raw`, `offset`) point at the right input bytes, and the `get_raw`
+//!   span of every list item and dictionary value decodes to that value;
 //! - serde: the streaming `from_bytes` accepts exactly what `decode` accepts (also when the
 //!   target ignores everything) and agrees with the tree; `from_value` agrees too.
 #![no_main]
@@ -63,13 +64,19 @@ fn check_spans(v: &Value<'_>, input: &[u8]) {
         Value::List(l) => {
             assert_eq!(&input[l.offset()..l.offset() + l.raw().len()], l.raw());
             assert_eq!(l.raw().first(), Some(&b'l'));
-            l.iter().for_each(|c| check_spans(c, input));
+            for (i, c) in l.iter().enumerate() {
+                let raw = l.get_raw(i).expect("every list item has a span");
+                assert_eq!(&decode(raw).expect("a span decodes"), c);
+                check_spans(c, input);
+            }
         }
         Value::Dict(d) => {
             assert_eq!(&input[d.offset()..d.offset() + d.raw().len()], d.raw());
             assert_eq!(d.raw().first(), Some(&b'd'));
             for (k, c) in d.iter() {
-                assert!(d.get(k).is_some());
+                assert_eq!(d.get(k), Some(c));
+                let raw = d.get_raw(k).expect("every entry has a span");
+                assert_eq!(&decode(raw).expect("a span decodes"), c);
                 check_spans(c, input);
             }
         }
