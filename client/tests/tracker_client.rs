@@ -393,3 +393,63 @@ fn own_server_dual_stack_socket_serves_ipv4_clients() {
     );
     server.stop().unwrap();
 }
+
+/// Sends raw bytes on a fresh connection and reads until the server closes (bounded).
+fn raw_http(addr: SocketAddr, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.write_all(bytes);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn own_server_http_edge_cases() {
+    let server = TrackerServer::spawn(TrackerServerOptions::new(
+        Some("127.0.0.1:0".parse().unwrap()),
+        None,
+    ))
+    .unwrap();
+    let addr = server.local_addrs().http.unwrap();
+    assert_eq!(server.local_addrs().udp, None);
+    let q = format!(
+        "/announce?info_hash={}&peer_id={}&port=7&left=0",
+        "%AA".repeat(20),
+        "p".repeat(20)
+    );
+    // Two pipelined keep-alive requests, then one asking to close: three answers, then EOF.
+    let req = format!(
+        "GET {q} HTTP/1.1\r\nHost: x\r\n\r\nGET /scrape?info_hash={} HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "%AA".repeat(20)
+    );
+    let r = raw_http(addr, req.as_bytes());
+    assert_eq!(r.matches("HTTP/1.1 200 OK").count(), 2, "{r}");
+    assert!(r.contains("5:peers0:"), "{r}");
+    assert!(
+        r.contains("d8:completei1e10:downloadedi0e10:incompletei0ee"),
+        "{r}"
+    );
+    assert!(r.ends_with("not found"), "{r}");
+    // HTTP/1.0 without keep-alive is closed after the answer.
+    let r = raw_http(addr, format!("GET {q} HTTP/1.0\r\n\r\n").as_bytes());
+    assert!(
+        r.starts_with("HTTP/1.1 200 OK") && r.contains("Connection: close"),
+        "{r}"
+    );
+    // Other methods, garbage and oversized heads.
+    assert!(raw_http(addr, b"POST /announce HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
+    assert!(raw_http(addr, b"\x00\x01 garbage\r\n\r\n").starts_with("HTTP/1.1 400"));
+    let huge = format!("GET /{} HTTP/1.1\r\n", "a".repeat(20_000));
+    assert_eq!(
+        raw_http(addr, huge.as_bytes()),
+        "",
+        "oversized requests are dropped"
+    );
+    // The server still answers afterwards.
+    assert!(
+        raw_http(addr, format!("GET {q} HTTP/1.0\r\n\r\n").as_bytes()).starts_with("HTTP/1.1 200")
+    );
+    server.stop().unwrap();
+}
