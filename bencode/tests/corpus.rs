@@ -16,7 +16,10 @@ fn torrents(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             torrents(&path, out);
-        } else if path.extension().is_some_and(|e| e == "torrent") {
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "torrent" || e == "resume")
+        {
             out.push(path);
         }
     }

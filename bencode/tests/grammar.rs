@@ -287,3 +287,43 @@ fn value_stays_small() {
     assert!(size_of::<Value<'_>>() <= 56, "{}", size_of::<Value<'_>>());
     assert_eq!(size_of::<freshet_bencode::Error>(), 8);
 }
+
+#[test]
+fn hundred_thousand_random_buffers_never_panic() {
+    // Transmission's robustness case: 100,000 random buffers of up to 1 KiB. Half are pure
+    // noise, half are drawn from bencode's own alphabet so they get deep into the parser.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let alphabet = b"ilde:-0123456789ab";
+    let (mut ok, mut err) = (0, 0);
+    for n in 0..100_000 {
+        let len = (next() % 1025) as usize;
+        let buf: Vec<u8> = (0..len)
+            .map(|_| {
+                let r = next();
+                if n % 2 == 0 {
+                    r as u8
+                } else {
+                    alphabet[(r % alphabet.len() as u64) as usize]
+                }
+            })
+            .collect();
+        match decode_prefix(&buf) {
+            Ok((_, used)) => {
+                assert!(used <= buf.len());
+                ok += 1;
+            }
+            Err(e) => {
+                assert!(e.offset() <= buf.len());
+                err += 1;
+            }
+        }
+    }
+    assert_eq!(ok + err, 100_000);
+    assert!(ok > 0 && err > 0, "{ok} decoded, {err} rejected");
+}
