@@ -40,6 +40,23 @@ impl AllowList {
         }
     }
 
+    /// The list for `freshet tracker --allow H… --allow-file F`: `Any` when neither is given,
+    /// otherwise the union of `hashes` and the lines of `file_text` (see [`Self::from_lines`]).
+    pub fn from_args(
+        hashes: &[impl AsRef<str>],
+        file_text: Option<&str>,
+    ) -> Result<Self, freshet_metainfo::InfoHashParseError> {
+        if hashes.is_empty() && file_text.is_none() {
+            return Ok(Self::Any);
+        }
+        let mut text = file_text.unwrap_or("").to_owned();
+        for h in hashes {
+            text.push('\n');
+            text.push_str(h.as_ref());
+        }
+        Self::from_lines(&text)
+    }
+
     /// Parses one hex (or base32) info-hash per line; blank lines and `#` comments skipped.
     pub fn from_lines(text: &str) -> Result<Self, freshet_metainfo::InfoHashParseError> {
         let mut set = HashSet::new();

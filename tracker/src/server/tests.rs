@@ -157,6 +157,13 @@ fn allow_list_and_rate_limit() {
     );
     assert_eq!(c.stats().rate_limited, 1);
     assert!(AllowList::from_lines("xyz").is_err());
+    assert_eq!(
+        AllowList::from_args(&[] as &[&str], None),
+        Ok(AllowList::Any)
+    );
+    let both = AllowList::from_args(&["ab".repeat(20)], Some("cd".repeat(20).as_str())).unwrap();
+    assert!(both.allows(&InfoHashV1([0xab; 20])) && both.allows(&InfoHashV1([0xcd; 20])));
+    assert!(!both.allows(&IH));
 }
 
 fn udp_connect(c: &mut TrackerCore, now: Instant, from: SocketAddr) -> ConnectionId {
