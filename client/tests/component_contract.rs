@@ -59,9 +59,7 @@ fn every_add_gets_one_reply_in_request_order_with_sequential_ids() {
     .unwrap();
     c.send(Request::AddTorrent {
         request_id: Some(RequestId(15)),
-        source: TorrentSource::from_arg(
-            "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
-        ),
+        source: TorrentSource::from_arg("magnet:?dn=no-info-hash"),
         options: AddOptions::save_to(&save),
     })
     .unwrap();

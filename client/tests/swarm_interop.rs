@@ -318,3 +318,44 @@ fn libtorrent_fetches_metadata_from_a_freshet_seeder_with_a_magnet() {
     assert_eq!(digests(&dl), digests(&src));
     c.join();
 }
+
+#[test]
+fn freshet_downloads_a_magnet_link_from_a_libtorrent_seeder() {
+    if !have_python_libtorrent() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (src, torrent, bytes) = sample_torrent(dir.path(), &[]);
+    let mut seeder = Reaped(
+        Command::new("/usr/bin/python3")
+            .args([LT_SCRIPT, "seed"])
+            .arg(&torrent)
+            .arg(&src)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(seeder.0.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let port = v["port"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("libtorrent seeder: {first}"));
+    let mut magnet = freshet_metainfo::Metainfo::from_bytes(&bytes)
+        .unwrap()
+        .magnet();
+    magnet.peers = vec![format!("127.0.0.1:{port}")];
+    let dl = dir.path().join("dl");
+    let c = client(TICK);
+    c.send(Request::AddTorrent {
+        request_id: Some(RequestId(1)),
+        source: TorrentSource::from_arg(&magnet.to_uri()),
+        options: AddOptions::save_to(&dl),
+    })
+    .unwrap();
+    let id = wait_added(&c);
+    wait_complete(&c, id);
+    assert_eq!(digests(&dl), digests(&src));
+    c.join();
+}

@@ -148,3 +148,62 @@ fn close_mid_download_and_re_add_finishes() {
     leech.join();
     seed.join();
 }
+
+#[test]
+fn magnet_link_fetches_metadata_from_a_freshet_seed_then_downloads() {
+    use freshet_client::{AddOptions, RequestId, TorrentSource, UseTrackers};
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(
+        &src,
+        "by-magnet",
+        &[("a.bin", 250_000), ("b.bin", 99)],
+        32768,
+        false,
+    );
+    let seed = client(TICK);
+    add(&seed, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seed);
+    wait_complete(&seed, sid);
+    let mut magnet = freshet_metainfo::Metainfo::from_bytes(&bytes)
+        .unwrap()
+        .magnet();
+    magnet.peers = vec![seed.listen_addrs()[0].to_string()];
+
+    let dl = dir.path().join("dl");
+    let leech = client(TICK);
+    leech
+        .send(Request::AddTorrent {
+            request_id: Some(RequestId(9)),
+            source: TorrentSource::from_arg(&magnet.to_uri()),
+            options: AddOptions::save_to(&dl).with_trackers(UseTrackers::Never),
+        })
+        .unwrap();
+    let added = wait_for(&leech, "added", |e| matches!(e, Event::TorrentAdded { .. }));
+    assert!(
+        matches!(&added, Event::TorrentAdded { request_id: Some(RequestId(9)), name, .. } if name == "by-magnet"),
+        "{added:?}"
+    );
+    let id = added.torrent().unwrap();
+    wait_complete(&leech, id);
+    assert_eq!(tree(&dl), tree(&src));
+    // Adding the same magnet again is "already downloading".
+    leech
+        .send(Request::add(TorrentSource::from_arg(&magnet.to_uri())))
+        .unwrap();
+    let again = wait_for(&leech, "reply", |e| {
+        matches!(
+            e,
+            Event::AlreadyDownloading { .. } | Event::TorrentAdded { .. }
+        )
+    });
+    assert_eq!(
+        again,
+        Event::AlreadyDownloading {
+            request_id: None,
+            id
+        }
+    );
+    leech.join();
+    seed.join();
+}

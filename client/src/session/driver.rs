@@ -17,14 +17,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use freshet_engine::{FastExtension, PeerInfo, PeerKey};
-use freshet_metainfo::InfoHashV1;
+use freshet_metainfo::{InfoHashV1, Magnet};
 use freshet_peerwire::{Decoded, ExtendedHandshake, Handshake, HandshakeHead, PeerId, Reserved};
 use freshet_tracker::{MAX_BODY, TrackerIdx};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::conn::{Conn, Direction, Phase, ReadOutcome, WRITE_HIGH_WATER};
-use super::event::Event;
+use super::event::{Activity, Event, TorrentStatus, TrackerState};
+use super::fetch::{MetaFetch, Outcome};
 use super::meta::{MAX_TORRENT_FILE, TorrentMeta};
 use super::pools::{BatchWaker, Done, Job, Pools};
 use super::request::{
@@ -103,6 +104,7 @@ pub(super) fn spawn(config: Config) -> io::Result<ClientHandle> {
         free: Vec::new(),
         by_peer: HashMap::new(),
         torrents: BTreeMap::new(),
+        fetches: BTreeMap::new(),
         by_hash: HashMap::new(),
         next_id: 1,
         inbox: inbox_rx,
@@ -153,6 +155,7 @@ struct PendingAdd {
 enum AddState {
     Fetching(u64),
     Ready(Result<TorrentMeta, String>),
+    Magnet(Magnet),
 }
 
 struct TrackerReply {
@@ -199,6 +202,8 @@ struct Driver {
     /// Established connections by (torrent, engine peer key).
     by_peer: HashMap<(TorrentId, PeerKey), usize>,
     torrents: BTreeMap<TorrentId, Torrent>,
+    /// Magnet links still fetching their metadata (ids shared with `torrents`).
+    fetches: BTreeMap<TorrentId, MetaFetch>,
     by_hash: HashMap<InfoHashV1, TorrentId>,
     next_id: u64,
     inbox: Receiver<Request>,
@@ -284,8 +289,8 @@ impl Driver {
             }
             if now >= self.next_tick {
                 self.next_tick = now + self.config.tick_interval;
-                for t in self.torrents.values() {
-                    let _ = self.outbox.send(Event::Status(t.status()));
+                for e in self.statuses(None) {
+                    self.emit(e);
                 }
             }
             if now >= self.next_resume {
@@ -359,9 +364,16 @@ impl Driver {
         let _ = stream.set_nodelay(true);
         let mut conn = Conn::new(stream, addr, direction, torrent, now);
         if direction == Direction::Outgoing
-            && let Some(t) = torrent.and_then(|id| self.torrents.get(&id))
+            && let Some(id) = torrent
         {
-            Handshake::new(our_flags(), t.meta.info_hash, self.peer_id).encode(&mut conn.wbuf);
+            let hash = self
+                .torrents
+                .get(&id)
+                .map(|t| t.meta.info_hash)
+                .or_else(|| self.fetches.get(&id).map(|f| f.info_hash));
+            if let Some(hash) = hash {
+                Handshake::new(our_flags(), hash, self.peer_id).encode(&mut conn.wbuf);
+            }
         }
         self.conns[idx] = Some(conn);
         Some(idx)
@@ -439,6 +451,10 @@ impl Driver {
         if c.phase != Phase::Established || c.closing.is_some() {
             return;
         }
+        if let Some(fid) = c.torrent.filter(|id| self.fetches.contains_key(id)) {
+            self.process_fetch_input(now, idx, fid);
+            return;
+        }
         let (Some(tid), Some(key)) = (c.torrent, c.peer) else {
             return;
         };
@@ -461,6 +477,39 @@ impl Driver {
                 return;
             };
             t.handle_message(now, key, msg);
+        }
+    }
+
+    /// Messages on a connection of a magnet link still fetching metadata.
+    fn process_fetch_input(&mut self, now: Instant, idx: usize, fid: TorrentId) {
+        loop {
+            let (Some(Some(c)), Some(f)) = (self.conns.get_mut(idx), self.fetches.get_mut(&fid))
+            else {
+                return;
+            };
+            if c.closing.is_some() {
+                return;
+            }
+            let msg = match c.decoder.decode(&mut c.rbuf) {
+                Ok(Some(m)) => m,
+                Ok(None) => return,
+                Err(e) => {
+                    c.closing = Some(format!("protocol error: {e}"));
+                    return;
+                }
+            };
+            match f.handle_message(idx, msg) {
+                Outcome::Continue(out) => {
+                    for m in out {
+                        m.encode(&mut c.wbuf);
+                    }
+                }
+                Outcome::Drop(why) => c.closing = Some(why),
+                Outcome::Complete(info) => {
+                    self.finish_fetch(now, fid, &info);
+                    return;
+                }
+            }
         }
     }
 
@@ -521,6 +570,19 @@ impl Driver {
                 return;
             }
         };
+        if let Some(f) = c.torrent.and_then(|id| self.fetches.get_mut(&id)) {
+            if hs.info_hash != f.info_hash {
+                c.closing = Some("handshake for another torrent".into());
+            } else if hs.peer_id == self.peer_id {
+                c.closing = Some("connected to ourselves".into());
+            } else if !hs.reserved.contains(Reserved::EXTENSION_PROTOCOL) {
+                c.closing = Some("no extension protocol: cannot fetch metadata".into());
+            } else {
+                c.phase = Phase::Established;
+                f.handle_connected(idx).encode(&mut c.wbuf);
+            }
+            return;
+        }
         let Some(t) = c.torrent.and_then(|id| self.torrents.get_mut(&id)) else {
             c.closing = Some("torrent gone".into());
             return;
@@ -606,6 +668,12 @@ impl Driver {
             let _ = c.flush(now);
             let _ = self.poll.registry().deregister(&mut c.stream);
             tracing::debug!(addr = %c.addr, reason = ?c.closing, "peer closed");
+            if let Some(f) = c.torrent.and_then(|id| self.fetches.get_mut(&id)) {
+                f.handle_gone(idx);
+                if c.direction == Direction::Outgoing {
+                    f.addr_failed(now, c.addr);
+                }
+            }
             if let Some(t) = c.torrent.and_then(|id| self.torrents.get_mut(&id)) {
                 if let Some(key) = c.peer {
                     self.by_peer.remove(&(t.id, key));
@@ -707,9 +775,13 @@ impl Driver {
                             Err(e) => AddState::Ready(Err(format!("cannot start fetch: {e}"))),
                         }
                     }
-                    TorrentSource::Magnet(_) => AddState::Ready(Err(
-                        "magnet links are not supported yet (metadata exchange missing)".into(),
-                    )),
+                    TorrentSource::Magnet(uri) => match Magnet::parse(&uri) {
+                        Ok(m) if m.info_hashes.v1.is_some() => AddState::Magnet(m),
+                        Ok(_) => AddState::Ready(Err(
+                            "v2-only magnet links are not supported yet".into()
+                        )),
+                        Err(e) => AddState::Ready(Err(format!("invalid magnet link: {e}"))),
+                    },
                 };
                 self.pending_adds.push_back(PendingAdd {
                     request_id,
@@ -720,6 +792,16 @@ impl Driver {
             }
             Request::CloseTorrent { id, data } => {
                 if self.closing.contains_key(&id) {
+                    return;
+                }
+                if let Some(f) = self.fetches.remove(&id) {
+                    self.by_hash.remove(&f.info_hash);
+                    for c in self.conns.iter_mut().flatten() {
+                        if c.torrent == Some(id) && c.closing.is_none() {
+                            c.closing = Some("torrent closed".into());
+                        }
+                    }
+                    self.emit(Event::Closed { id });
                     return;
                 }
                 let Some(t) = self.torrents.get_mut(&id) else {
@@ -739,6 +821,12 @@ impl Driver {
                     t.add_addr(now, addr);
                     self.dial(now);
                 }
+                None if self.fetches.contains_key(&id) => {
+                    if let Some(f) = self.fetches.get_mut(&id) {
+                        f.add_addr(now, addr);
+                    }
+                    self.dial(now);
+                }
                 None => self.emit(Event::Error {
                     id,
                     what: "no such torrent".into(),
@@ -746,12 +834,7 @@ impl Driver {
                 }),
             },
             Request::Status { id } => {
-                let statuses: Vec<Event> = self
-                    .torrents
-                    .values()
-                    .filter(|t| id.is_none_or(|i| i == t.id))
-                    .map(|t| Event::Status(t.status()))
-                    .collect();
+                let statuses = self.statuses(id);
                 if statuses.is_empty()
                     && let Some(id) = id
                 {
@@ -778,8 +861,13 @@ impl Driver {
             let Some(p) = self.pending_adds.pop_front() else {
                 return;
             };
-            let AddState::Ready(result) = p.state else {
-                continue;
+            let result = match p.state {
+                AddState::Ready(r) => r,
+                AddState::Magnet(m) => {
+                    self.start_fetch(now, p.request_id, &m, p.options);
+                    continue;
+                }
+                AddState::Fetching(_) => continue,
             };
             let meta = match result {
                 Ok(m) => m,
@@ -811,22 +899,112 @@ impl Driver {
     ) {
         let id = TorrentId(self.next_id);
         self.next_id += 1;
-        let save_path = options.save_dir.join(&meta.name);
+        self.emit(Event::TorrentAdded {
+            request_id,
+            id,
+            name: meta.name.clone(),
+            save_path: options.save_dir.join(&meta.name),
+            info_hash: meta.info_hash,
+        });
+        self.open_torrent(now, id, meta, options);
+    }
+
+    /// Answers a magnet add: the torrent gets its id now and fetches its metadata.
+    fn start_fetch(
+        &mut self,
+        now: Instant,
+        request_id: Option<RequestId>,
+        magnet: &Magnet,
+        options: AddOptions,
+    ) {
+        let Some(info_hash) = magnet.info_hashes.v1 else {
+            return;
+        };
+        if let Some(&id) = self.by_hash.get(&info_hash) {
+            self.emit(Event::AlreadyDownloading { request_id, id });
+            return;
+        }
+        let id = TorrentId(self.next_id);
+        self.next_id += 1;
+        // The display name is only a label until the metadata arrives; sanitised like a path.
+        let name = magnet
+            .display_name
+            .as_deref()
+            .and_then(|n| {
+                freshet_metainfo::sanitize::sanitize_element(
+                    n.as_bytes(),
+                    freshet_metainfo::sanitize::Mode::Lenient,
+                )
+            })
+            .unwrap_or_else(|| info_hash.to_hex());
+        self.emit(Event::TorrentAdded {
+            request_id,
+            id,
+            name: name.clone(),
+            save_path: options.save_dir.join(&name),
+            info_hash,
+        });
+        let trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
+        let mut f = MetaFetch::new(id, info_hash, name, options, trackers);
+        for p in magnet
+            .peers
+            .iter()
+            .filter_map(|p| p.parse::<SocketAddr>().ok())
+        {
+            f.add_addr(now, p);
+        }
+        for p in f.options.peers.clone() {
+            f.add_addr(now, p);
+        }
+        self.by_hash.insert(info_hash, id);
+        self.fetches.insert(id, f);
+        self.dial(now);
+    }
+
+    /// The metadata of a magnet link arrived: the fetch becomes a torrent with the same id.
+    fn finish_fetch(&mut self, now: Instant, id: TorrentId, info: &[u8]) {
+        let Some(f) = self.fetches.remove(&id) else {
+            return;
+        };
+        for c in self.conns.iter_mut().flatten() {
+            if c.torrent == Some(id) && c.closing.is_none() {
+                c.closing = Some("metadata complete; reconnecting as a torrent".into());
+            }
+        }
+        match TorrentMeta::from_info_bytes(info, f.trackers.clone()) {
+            Ok(meta) => {
+                let addrs: Vec<SocketAddr> = f.addrs().collect();
+                let mut options = f.options.clone();
+                options.peers = addrs;
+                self.open_torrent(now, id, meta, options);
+            }
+            Err(what) => {
+                self.by_hash.remove(&f.info_hash);
+                self.emit(Event::Error {
+                    id,
+                    what,
+                    location: "metadata".into(),
+                });
+                self.emit(Event::Closed { id });
+            }
+        }
+    }
+
+    /// Creates the torrent `id` (loading resume data) and starts it.
+    fn open_torrent(
+        &mut self,
+        now: Instant,
+        id: TorrentId,
+        meta: TorrentMeta,
+        options: AddOptions,
+    ) {
         let info_hash = meta.info_hash;
-        let name = meta.name.clone();
         let rpath = resume::path(
             self.config.resume_dir.as_deref(),
             &options.save_dir,
             &meta.info_hash,
         );
         let record = resume::load(&rpath);
-        self.emit(Event::TorrentAdded {
-            request_id,
-            id,
-            name,
-            save_path,
-            info_hash,
-        });
         let announce = (options.trackers == UseTrackers::Announce).then(|| AnnounceIdentity {
             peer_id: self.peer_id.0,
             port: self.announce_port,
@@ -907,7 +1085,12 @@ impl Driver {
                 *per_torrent.entry(t).or_default() += 1;
             }
         }
-        let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
+        let ids: Vec<TorrentId> = self
+            .torrents
+            .keys()
+            .chain(self.fetches.keys())
+            .copied()
+            .collect();
         for id in ids {
             loop {
                 if self.conn_count() >= self.config.max_connections
@@ -916,10 +1099,12 @@ impl Driver {
                 {
                     break;
                 }
-                let Some(t) = self.torrents.get_mut(&id) else {
-                    break;
+                let next = match (self.torrents.get_mut(&id), self.fetches.get_mut(&id)) {
+                    (Some(t), _) => t.next_dial(now),
+                    (None, Some(f)) => f.next_dial(now),
+                    (None, None) => None,
                 };
-                let Some(addr) = t.next_dial(now) else { break };
+                let Some(addr) = next else { break };
                 if self.listen_addrs_contain(addr) {
                     continue;
                 }
@@ -930,19 +1115,38 @@ impl Driver {
                             .is_some()
                         {
                             *per_torrent.entry(id).or_default() += 1;
-                        } else if let Some(t) = self.torrents.get_mut(&id) {
-                            t.addr_failed(now, addr);
+                        } else {
+                            self.dial_failed(now, id, addr);
                         }
                     }
                     Err(e) => {
                         tracing::debug!(%addr, "connect failed: {e}");
-                        if let Some(t) = self.torrents.get_mut(&id) {
-                            t.addr_failed(now, addr);
-                        }
+                        self.dial_failed(now, id, addr);
                     }
                 }
             }
         }
+    }
+
+    fn dial_failed(&mut self, now: Instant, id: TorrentId, addr: SocketAddr) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.addr_failed(now, addr);
+        } else if let Some(f) = self.fetches.get_mut(&id) {
+            f.addr_failed(now, addr);
+        }
+    }
+
+    /// Status events for every torrent and magnet fetch (or one), in id order.
+    fn statuses(&self, only: Option<TorrentId>) -> Vec<Event> {
+        let mut out: Vec<TorrentStatus> = self
+            .torrents
+            .values()
+            .map(Torrent::status)
+            .chain(self.fetches.values().map(fetch_status))
+            .filter(|s| only.is_none_or(|i| i == s.id))
+            .collect();
+        out.sort_by_key(|s| s.id);
+        out.into_iter().map(Event::Status).collect()
     }
 
     fn listen_addrs_contain(&self, addr: SocketAddr) -> bool {
@@ -1182,6 +1386,14 @@ impl Driver {
             return;
         }
         self.shutdown_deadline = Some(now + self.config.shutdown_timeout);
+        for (id, f) in std::mem::take(&mut self.fetches) {
+            self.by_hash.remove(&f.info_hash);
+            for c in self.conns.iter_mut().flatten() {
+                if c.torrent == Some(id) && c.closing.is_none() {
+                    c.closing = Some("shutting down".into());
+                }
+            }
+        }
         for (&id, t) in &mut self.torrents {
             if let std::collections::hash_map::Entry::Vacant(e) = self.closing.entry(id) {
                 t.begin_close(now);
@@ -1219,6 +1431,30 @@ impl Driver {
             p.join();
         }
         let _ = self.signal.send(ShutdownComplete);
+    }
+}
+
+/// The status of a magnet link still fetching its metadata.
+fn fetch_status(f: &MetaFetch) -> TorrentStatus {
+    TorrentStatus {
+        id: f.id,
+        name: f.name.clone(),
+        activity: Activity::FetchingMetadata,
+        fraction_done: f.fraction(),
+        have_bytes: 0,
+        wanted_bytes: 0,
+        down_rate: 0,
+        up_rate: 0,
+        downloaded: 0,
+        uploaded: 0,
+        eta: None,
+        peers: u32::try_from(f.peer_count()).unwrap_or(u32::MAX),
+        seeds: 0,
+        swarm_seeds: None,
+        swarm_leechers: None,
+        distributed_copies: 0.0,
+        tracker: TrackerState::None,
+        tracker_error: None,
     }
 }
 

@@ -30,7 +30,8 @@ pub enum Event {
         request_id: Option<RequestId>,
         /// The new torrent's id.
         id: TorrentId,
-        /// The torrent's name.
+        /// The torrent's name (for a magnet link: its `dn`, or the hex info-hash, until the
+        /// metadata arrives).
         name: String,
         /// Where its file or folder lives (`save_dir/name`).
         save_path: PathBuf,
@@ -130,6 +131,8 @@ impl fmt::Display for Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Activity {
+    /// A magnet link: fetching the torrent's metadata from peers.
+    FetchingMetadata,
     /// Verifying existing data.
     Checking,
     /// Fetching missing pieces.
@@ -147,6 +150,7 @@ pub enum Activity {
 impl fmt::Display for Activity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::FetchingMetadata => "fetching metadata",
             Self::Checking => "checking",
             Self::Downloading => "downloading",
             Self::Seeding => "seeding",
@@ -193,7 +197,7 @@ pub struct TorrentStatus {
     /// What it is doing.
     pub activity: Activity,
     /// Fraction of wanted bytes present and verified, `0.0..=1.0` (while checking: the fraction
-    /// of the data checked so far).
+    /// of the data checked so far; while fetching metadata: the fraction of it received).
     pub fraction_done: f64,
     /// Wanted bytes present and verified.
     pub have_bytes: u64,

@@ -29,6 +29,14 @@ impl TorrentMeta {
         Self::from_metainfo(&m)
     }
 
+    /// Builds the metainfo of a magnet link from the info dictionary fetched from peers.
+    pub(crate) fn from_info_bytes(info: &[u8], trackers: Vec<Vec<String>>) -> Result<Self, String> {
+        let mut m =
+            Metainfo::from_info_bytes(info).map_err(|e| format!("invalid metadata: {e}"))?;
+        m.trackers = trackers;
+        Self::from_metainfo(&m)
+    }
+
     fn from_metainfo(m: &Metainfo) -> Result<Self, String> {
         let info_hash = m
             .info_hashes

@@ -16,6 +16,7 @@
 mod conn;
 mod driver;
 mod event;
+mod fetch;
 mod http;
 mod meta;
 mod pools;

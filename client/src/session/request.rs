@@ -97,7 +97,11 @@ pub enum TorrentSource {
     Path(PathBuf),
     /// An `http://` URL of a `.torrent` (fetched on a worker thread, at most 10 MB).
     Url(String),
-    /// A `magnet:` link (needs metadata exchange, BEP 9; not supported yet: start failed).
+    /// A `magnet:` link with a v1 info-hash. The add is answered at once (named after `dn`, or
+    /// the hex info-hash); the metadata is then fetched from peers over BEP 9 and the torrent
+    /// starts. Peers come from the link's `x.pe`, [`AddOptions::peers`] and
+    /// [`Request::AddPeer`]; the link's `tr` trackers are used once the metadata is in (not
+    /// yet while fetching it).
     Magnet(String),
 }
 

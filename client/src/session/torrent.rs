@@ -539,8 +539,7 @@ impl Torrent {
         let Some(&their_id) = self.their_ut_metadata.get(&peer) else {
             return;
         };
-        let Ok(Some(MetadataMessage::Request { piece })) = MetadataMessage::decode(payload)
-        else {
+        let Ok(Some(MetadataMessage::Request { piece })) = MetadataMessage::decode(payload) else {
             return;
         };
         let total = u32::try_from(self.meta.info_bytes.len()).unwrap_or(u32::MAX);
