@@ -181,7 +181,14 @@ pub struct Announcer {
     phase: Phase,
     event: Event,
     completed_sent: bool,
+    /// `completed` still has to reach a tracker.
+    completed_pending: bool,
     stopping: bool,
+    /// `stop` arrived while an HTTP request was out: send `stopped` once it is answered (an
+    /// HTTP answer cannot be told apart from the answer to a newer request).
+    stop_after_inflight: bool,
+    /// The event of the request in flight.
+    sent_event: Event,
     progress: Progress,
     interval: Duration,
     min_interval: Duration,
@@ -224,7 +231,10 @@ impl Announcer {
             phase: Phase::Idle,
             event: Event::None,
             completed_sent: false,
+            completed_pending: false,
             stopping: false,
+            stop_after_inflight: false,
+            sent_event: Event::None,
             progress: Progress::default(),
             interval: Duration::from_secs(1800),
             min_interval: Duration::from_secs(60),
@@ -271,10 +281,12 @@ impl Announcer {
             return;
         }
         self.completed_sent = true;
-        if self.event != Event::Started {
-            self.event = Event::Completed;
-        }
+        self.completed_pending = true;
+        // In flight: `completed` goes out as soon as that request is answered.
         if !matches!(self.phase, Phase::InFlight { .. }) {
+            if self.event != Event::Started {
+                self.event = Event::Completed;
+            }
             self.announce_from(now, 0, 0);
         }
     }
@@ -286,9 +298,16 @@ impl Announcer {
             self.events.push_back(AnnouncerEvent::Stopped);
             return;
         }
-        self.cancel_inflight();
         self.stopping = true;
         self.event = Event::Stopped;
+        if let Phase::InFlight { tracker, .. } = self.phase
+            && matches!(self.trackers[tracker].transport, Transport::Http)
+        {
+            self.stop_after_inflight = true;
+            return;
+        }
+        // A UDP exchange is cancelled: late replies carry an old transaction id and are ignored.
+        self.cancel_inflight();
         self.announce_from(now, 0, 0);
     }
 
@@ -442,11 +461,18 @@ impl Announcer {
             .max(self.min_interval)
             .max(floor);
         if self.stopping {
-            self.finish_stop();
+            if std::mem::take(&mut self.stop_after_inflight) {
+                self.announce_from(now, 0, 0);
+            } else {
+                self.finish_stop();
+            }
             return;
         }
-        self.event = if self.completed_sent && self.event == Event::Started {
-            // `completed` arrived while `started` was in flight: send it next, right away.
+        if self.sent_event == Event::Completed {
+            self.completed_pending = false;
+        }
+        // `completed` requested while another announce was in flight: send it right away.
+        self.event = if self.completed_pending {
             Event::Completed
         } else {
             Event::None
@@ -476,6 +502,10 @@ impl Announcer {
             tracker: TrackerIdx(t),
             message,
         });
+        if std::mem::take(&mut self.stop_after_inflight) {
+            self.announce_from(now, 0, 0);
+            return;
+        }
         self.announce_from(now, tier, pos + 1);
     }
 
@@ -525,6 +555,7 @@ impl Announcer {
             tracker_id: self.trackers[t].tracker_id.clone(),
             compact: true,
         };
+        self.sent_event = self.event;
         self.phase = Phase::InFlight {
             tracker: t,
             tier: ti,

@@ -127,6 +127,7 @@ fn completed_once_stopped_and_min_interval() {
     assert!(a.reannounce(t1 + Duration::from_secs(10)));
     let (_, u) = http(&mut a);
     assert!(!u.contains("event="));
+    a.handle_http_response(t1, t, Ok(OK));
     a.stop(t1, Progress::default());
     let (_, u) = http(&mut a);
     assert!(
@@ -192,4 +193,43 @@ fn udp_tracker_through_core() {
         "{ev:?}"
     );
     assert_eq!(a.poll_timeout(), Some(t0 + Duration::from_secs(1800)));
+}
+
+#[test]
+fn completed_and_stop_while_a_request_is_out() {
+    let t0 = crate::test_epoch();
+    let mut a = Announcer::new(InfoHashV1([1; 20]), tiers(&[&["http://a/announce"]]), cfg());
+    a.start(t0, Progress::default());
+    let (t, u) = http(&mut a);
+    assert!(u.contains("event=started"));
+    // `completed` while `started` is out: sent right after the answer.
+    a.completed(t0, Progress::default());
+    assert!(a.poll_action().is_none());
+    a.handle_http_response(t0, t, Ok(OK));
+    let (_, u) = http(&mut a);
+    assert!(u.contains("event=completed"), "{u}");
+    a.handle_http_response(t0, t, Ok(OK));
+    // A regular announce is out when `stop` comes: `stopped` waits for its answer, so that
+    // answer is not mistaken for the answer to `stopped`.
+    let t1 = t0 + Duration::from_secs(100);
+    a.handle_timeout(t1);
+    let (_, u) = http(&mut a);
+    assert!(!u.contains("event="), "{u}");
+    a.stop(t1, Progress::default());
+    assert!(a.poll_action().is_none());
+    a.handle_http_response(t1, t, Ok(OK));
+    let (_, u) = http(&mut a);
+    assert!(u.contains("event=stopped"), "{u}");
+    assert!(!std::iter::from_fn(|| a.poll_event()).any(|e| e == AnnouncerEvent::Stopped));
+    a.handle_http_response(t1, t, Ok(OK));
+    assert_eq!(
+        a.poll_event(),
+        Some(AnnouncerEvent::Announced {
+            tracker: t,
+            peers: vec!["127.0.0.1:6881".parse().unwrap()],
+            complete: None,
+            incomplete: None
+        })
+    );
+    assert_eq!(a.poll_event(), Some(AnnouncerEvent::Stopped));
 }
