@@ -403,9 +403,15 @@ impl<'de> de::Deserializer<'de> for KeyDeserializer<'de> {
         visitor.visit_newtype_struct(self)
     }
 
+    /// Field names: handed over as bytes, which derived field visitors match directly, so
+    /// no UTF-8 check is spent on every key.
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_borrowed_bytes(self.key)
+    }
+
     forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        option unit unit_struct seq tuple tuple_struct map struct enum identifier ignored_any
+        option unit unit_struct seq tuple tuple_struct map struct enum ignored_any
     }
 }
 

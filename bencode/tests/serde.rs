@@ -335,3 +335,34 @@ fn tree_and_streaming_deserializers_agree_on_real_torrents() {
     }
     assert!(n >= 5, "{n}");
 }
+
+#[test]
+fn deepest_allowed_nesting_fits_on_a_test_thread_stack() {
+    // The ceiling on max_depth bounds every recursion (decode, serde, encode, drop); make sure
+    // the deepest document it allows is handled on a default 2 MiB test thread in debug builds.
+    let depth = freshet_bencode::DecodeOptions::MAX_DEPTH_CEILING;
+    let opts = freshet_bencode::DecodeOptions {
+        max_depth: usize::MAX,
+        ..Default::default()
+    };
+    let mut lists = vec![b'l'; depth];
+    lists.extend(std::iter::repeat_n(b'e', depth));
+    let mut dicts = b"d1:a".repeat(depth - 1);
+    dicts.extend_from_slice(b"de");
+    dicts.extend(std::iter::repeat_n(b'e', depth - 1));
+    for doc in [lists, dicts] {
+        let v = opts.decode(&doc).unwrap();
+        assert_eq!(v.encode(), doc);
+        let owned: OwnedValue = freshet_bencode::from_bytes_with(&doc, opts).unwrap();
+        assert_eq!(owned.encode(), doc);
+        assert_eq!(from_value::<OwnedValue>(&v).unwrap(), owned);
+        assert_eq!(to_bytes(&owned).unwrap(), doc);
+        let mut deeper = b"l".to_vec();
+        deeper.extend_from_slice(&doc);
+        deeper.push(b'e');
+        assert_eq!(
+            opts.decode(&deeper).unwrap_err().kind(),
+            &ErrorKind::DepthLimit
+        );
+    }
+}
