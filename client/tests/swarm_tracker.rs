@@ -84,3 +84,44 @@ fn leecher_finds_the_seed_through_an_http_tracker() {
 fn leecher_finds_the_seed_through_a_udp_tracker() {
     swarm_through(|t| format!("udp://{}/announce", t.local_addrs().udp.unwrap()));
 }
+
+#[test]
+fn magnet_link_with_only_a_tracker_finds_the_seed() {
+    let tracker = TrackerServer::spawn(
+        TrackerServerOptions::new(Some("127.0.0.1:0".parse().unwrap()), None).with_interval(2),
+    )
+    .unwrap();
+    let url = format!("http://{}/announce", tracker.local_addrs().http.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent_with(&src, "tm", &[("x.bin", 300_000)], 32768, false, &[url]);
+    let seed = client(TICK);
+    add_announcing(&seed, &bytes, &src);
+    let sid = wait_added(&seed);
+    wait_complete(&seed, sid);
+    wait_for(
+        &seed,
+        "tracker working",
+        |e| matches!(e, Event::Status(s) if s.tracker == TrackerState::Working),
+    );
+    let magnet = freshet_metainfo::Metainfo::from_bytes(&bytes)
+        .unwrap()
+        .magnet()
+        .to_uri();
+    assert!(magnet.contains("tr="), "{magnet}");
+    let dl = dir.path().join("dl");
+    let leech = client(TICK);
+    leech
+        .send(Request::AddTorrent {
+            request_id: None,
+            source: TorrentSource::from_arg(&magnet),
+            options: AddOptions::save_to(&dl),
+        })
+        .unwrap();
+    let id = wait_added(&leech);
+    wait_complete(&leech, id);
+    assert_eq!(tree(&dl), tree(&src));
+    leech.join();
+    seed.join();
+    tracker.stop().unwrap();
+}

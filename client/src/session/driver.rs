@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use freshet_engine::{FastExtension, PeerInfo, PeerKey};
 use freshet_metainfo::{InfoHashV1, Magnet};
 use freshet_peerwire::{Decoded, ExtendedHandshake, Handshake, HandshakeHead, PeerId, Reserved};
-use freshet_tracker::{MAX_BODY, TrackerIdx};
+use freshet_tracker::{MAX_BODY, TrackerAction, TrackerIdx};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -235,10 +235,13 @@ impl Driver {
             if let Some(d) = self.shutdown_deadline {
                 deadline = deadline.min(d);
             }
-            for t in self.torrents.values() {
-                if let Some(d) = t.poll_timeout() {
-                    deadline = deadline.min(d);
-                }
+            for d in self
+                .torrents
+                .values()
+                .filter_map(Torrent::poll_timeout)
+                .chain(self.fetches.values().filter_map(MetaFetch::poll_timeout))
+            {
+                deadline = deadline.min(d);
             }
             let timeout = if self.again.is_empty() {
                 deadline.saturating_duration_since(now)
@@ -282,6 +285,15 @@ impl Driver {
             self.drain_tracker_replies(now);
             for t in self.torrents.values_mut() {
                 t.handle_timeout(now);
+            }
+            let fetch_ids: Vec<TorrentId> = self.fetches.keys().copied().collect();
+            for id in fetch_ids {
+                if let Some(f) = self.fetches.get_mut(&id)
+                    && f.poll_timeout().is_some_and(|t| t <= now)
+                {
+                    f.handle_timeout(now);
+                    self.pump_fetch_trackers(now, id);
+                }
             }
             if now >= self.next_housekeeping {
                 self.next_housekeeping = now + HOUSEKEEPING;
@@ -946,6 +958,9 @@ impl Driver {
         });
         let trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
         let mut f = MetaFetch::new(id, info_hash, name, options, trackers);
+        if f.options.trackers == UseTrackers::Announce {
+            f.start_announcing(now, self.identity(id));
+        }
         for p in magnet
             .peers
             .iter()
@@ -958,7 +973,7 @@ impl Driver {
         }
         self.by_hash.insert(info_hash, id);
         self.fetches.insert(id, f);
-        self.dial(now);
+        self.pump_fetch_trackers(now, id);
     }
 
     /// The metadata of a magnet link arrived: the fetch becomes a torrent with the same id.
@@ -990,6 +1005,36 @@ impl Driver {
         }
     }
 
+    /// What announces say about us, with a per-torrent seed for the announcer.
+    fn identity(&self, id: TorrentId) -> AnnounceIdentity {
+        let mut tail = [0u8; 8];
+        tail.copy_from_slice(&self.peer_id.0[12..20]);
+        AnnounceIdentity {
+            peer_id: self.peer_id.0,
+            port: self.announce_port,
+            seed: id.0 ^ u64::from_le_bytes(tail),
+        }
+    }
+
+    /// Sends a magnet fetch's pending tracker requests.
+    fn pump_fetch_trackers(&mut self, now: Instant, id: TorrentId) {
+        let Some(f) = self.fetches.get_mut(&id) else {
+            return;
+        };
+        for act in f.poll_tracker(now) {
+            match act {
+                TrackerAction::HttpGet { tracker, url } => self.tracker_http(id, tracker, url),
+                TrackerAction::SendUdp {
+                    tracker,
+                    host,
+                    port,
+                    payload,
+                } => self.tracker_udp(id, tracker, &host, port, &payload),
+            }
+        }
+        self.dial(now);
+    }
+
     /// Creates the torrent `id` (loading resume data) and starts it.
     fn open_torrent(
         &mut self,
@@ -1005,21 +1050,7 @@ impl Driver {
             &meta.info_hash,
         );
         let record = resume::load(&rpath);
-        let announce = (options.trackers == UseTrackers::Announce).then(|| AnnounceIdentity {
-            peer_id: self.peer_id.0,
-            port: self.announce_port,
-            seed: id.0
-                ^ u64::from_le_bytes([
-                    self.peer_id.0[12],
-                    self.peer_id.0[13],
-                    self.peer_id.0[14],
-                    self.peer_id.0[15],
-                    self.peer_id.0[16],
-                    self.peer_id.0[17],
-                    self.peer_id.0[18],
-                    self.peer_id.0[19],
-                ]),
-        });
+        let announce = (options.trackers == UseTrackers::Announce).then(|| self.identity(id));
         let mut t = Torrent::new(id, meta, options.save_dir.clone(), record, announce, now);
         for addr in options.peers {
             t.add_addr(now, addr);
@@ -1305,10 +1336,17 @@ impl Driver {
             let Some(routes) = self.udp_routes.get(&from) else {
                 continue;
             };
+            let mut fetched = Vec::new();
             for &(tid, tracker) in routes {
                 if let Some(t) = self.torrents.get_mut(&tid) {
                     t.handle_tracker_udp(now, tracker, &buf[..n]);
+                } else if let Some(f) = self.fetches.get_mut(&tid) {
+                    f.handle_tracker_udp(now, tracker, &buf[..n]);
+                    fetched.push(tid);
                 }
+            }
+            for tid in fetched {
+                self.pump_fetch_trackers(now, tid);
             }
         }
         // More may be waiting: come back before sleeping.
@@ -1319,6 +1357,9 @@ impl Driver {
         while let Ok(r) = self.tracker_rx.try_recv() {
             if let Some(t) = self.torrents.get_mut(&r.torrent) {
                 t.handle_tracker_http(now, r.tracker, r.result);
+            } else if let Some(f) = self.fetches.get_mut(&r.torrent) {
+                f.handle_tracker_http(now, r.tracker, r.result);
+                self.pump_fetch_trackers(now, r.torrent);
             }
         }
     }

@@ -16,9 +16,13 @@ use freshet_peerwire::{
     EXTENDED_HANDSHAKE_ID, ExtendedHandshake, METADATA_PIECE_LEN, Message, MetadataMessage,
     UT_METADATA, extended_message,
 };
+use freshet_tracker::{
+    Announcer, AnnouncerConfig, AnnouncerEvent, Progress, TrackerAction, TrackerIdx,
+};
 use sha1::{Digest, Sha1};
 
 use super::request::{AddOptions, TorrentId};
+use super::torrent::AnnounceIdentity;
 
 /// Largest metadata accepted (the `.torrent` size limit).
 pub(crate) const MAX_METADATA: u32 = 10_000_000;
@@ -52,6 +56,7 @@ pub(crate) struct MetaFetch {
     size: Option<u32>,
     pieces: Vec<Option<Bytes>>,
     peers: HashMap<usize, PeerMeta>,
+    announcer: Option<Announcer>,
 }
 
 impl MetaFetch {
@@ -73,7 +78,87 @@ impl MetaFetch {
             size: None,
             pieces: Vec::new(),
             peers: HashMap::new(),
+            announcer: None,
         }
+    }
+
+    /// Announces to the magnet's trackers to find peers (left is reported as 1: unknown).
+    pub(crate) fn start_announcing(&mut self, now: Instant, identity: AnnounceIdentity) {
+        if self.trackers.iter().all(Vec::is_empty) {
+            return;
+        }
+        let mut a = Announcer::new(
+            self.info_hash,
+            self.trackers.clone(),
+            AnnouncerConfig::new(
+                freshet_tracker::PeerId(identity.peer_id),
+                identity.port,
+                identity.seed,
+            ),
+        );
+        a.start(
+            now,
+            Progress {
+                uploaded: 0,
+                downloaded: 0,
+                left: 1,
+            },
+        );
+        self.announcer = Some(a);
+    }
+
+    /// Tracker requests to send, after applying the announcer's events (new peers).
+    pub(crate) fn poll_tracker(&mut self, now: Instant) -> Vec<TrackerAction> {
+        let Some(a) = &mut self.announcer else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        while let Some(act) = a.poll_action() {
+            out.push(act);
+        }
+        let mut found = Vec::new();
+        while let Some(ev) = a.poll_event() {
+            if let AnnouncerEvent::Announced { peers, .. } = ev {
+                found.extend(peers);
+            }
+        }
+        for addr in found {
+            self.add_addr(now, addr);
+        }
+        out
+    }
+
+    /// An HTTP announce reply.
+    pub(crate) fn handle_tracker_http(
+        &mut self,
+        now: Instant,
+        tracker: TrackerIdx,
+        body: Result<Vec<u8>, String>,
+    ) {
+        if let Some(a) = &mut self.announcer {
+            a.handle_http_response(now, tracker, body.as_deref().map_err(Clone::clone));
+        }
+    }
+
+    /// A UDP tracker datagram.
+    pub(crate) fn handle_tracker_udp(&mut self, now: Instant, tracker: TrackerIdx, data: &[u8]) {
+        if let Some(a) = &mut self.announcer {
+            a.handle_udp_datagram(now, tracker, data);
+        }
+    }
+
+    /// Runs the announcer's timers if due.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if let Some(a) = &mut self.announcer
+            && a.poll_timeout().is_some_and(|t| t <= now)
+        {
+            a.handle_timeout(now);
+        }
+    }
+
+    /// When [`Self::handle_timeout`] should run next.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.announcer.as_ref().and_then(Announcer::poll_timeout)
     }
 
     /// Fraction of the metadata received.

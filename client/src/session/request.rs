@@ -99,9 +99,8 @@ pub enum TorrentSource {
     Url(String),
     /// A `magnet:` link with a v1 info-hash. The add is answered at once (named after `dn`, or
     /// the hex info-hash); the metadata is then fetched from peers over BEP 9 and the torrent
-    /// starts. Peers come from the link's `x.pe`, [`AddOptions::peers`] and
-    /// [`Request::AddPeer`]; the link's `tr` trackers are used once the metadata is in (not
-    /// yet while fetching it).
+    /// starts. Peers come from the link's `x.pe` and `tr` trackers, [`AddOptions::peers`] and
+    /// [`Request::AddPeer`] (there is no DHT).
     Magnet(String),
 }
 
