@@ -170,6 +170,29 @@ fn storage(c: &mut Criterion) {
             }
         });
     });
+    let store = freshet_engine::MemoryStorage::new(Arc::clone(&geometry));
+    g.bench_function("hash_job_from_memory_blocks", |b| {
+        b.iter(|| {
+            for piece in geometry.pieces() {
+                let blocks = (0..geometry.blocks_in_piece(piece))
+                    .map(|i| {
+                        let blk = geometry.block(piece, i);
+                        let start = piece.as_usize() * PL as usize + blk.offset as usize;
+                        Some(data.slice(start..start + blk.len as usize))
+                    })
+                    .collect();
+                black_box(run_job(
+                    &store,
+                    &geometry,
+                    DiskJob::Hash {
+                        piece,
+                        blocks,
+                        block_digests: DigestMode::PieceOnly,
+                    },
+                ));
+            }
+        });
+    });
     g.bench_function("filestorage_write_blocks_and_hash_from_memory", |b| {
         b.iter_batched(
             || tempfile::tempdir_in(root).expect("tempdir"),

@@ -487,8 +487,7 @@ impl PieceTracker {
         }
     }
 
-    /// In-flight pieces whose blocks have all arrived but are not hashing yet is impossible:
-    /// this lists pieces in the hashing phase, for callers that restart hash jobs.
+    /// In-flight pieces whose blocks have all arrived (they are being hashed).
     pub fn hashing(&self) -> impl Iterator<Item = PieceIndex> + '_ {
         self.partial.iter().filter(|p| p.hashing).map(|p| p.piece)
     }
