@@ -56,6 +56,8 @@ pub(crate) struct Conn {
     pub(crate) closing: Option<String>,
     /// Reading stopped because too much waits to be sent; resumed when the buffer drains.
     pub(crate) read_paused: bool,
+    /// Closed on purpose after a magnet's metadata arrived: redial at once, no back-off.
+    pub(crate) handoff: bool,
 }
 
 /// What a read pass found.
@@ -97,6 +99,7 @@ impl Conn {
             registered: Interest::READABLE | Interest::WRITABLE,
             closing: None,
             read_paused: false,
+            handoff: false,
         }
     }
 

@@ -691,7 +691,7 @@ impl Driver {
                     self.by_peer.remove(&(t.id, key));
                     t.handle_peer_gone(now, key);
                 }
-                if c.direction == Direction::Outgoing {
+                if c.direction == Direction::Outgoing && !c.handoff {
                     t.addr_failed(now, c.addr);
                 }
             }
@@ -984,6 +984,7 @@ impl Driver {
         for c in self.conns.iter_mut().flatten() {
             if c.torrent == Some(id) && c.closing.is_none() {
                 c.closing = Some("metadata complete; reconnecting as a torrent".into());
+                c.handoff = true;
             }
         }
         match TorrentMeta::from_info_bytes(info, f.trackers.clone()) {
@@ -992,6 +993,7 @@ impl Driver {
                 let mut options = f.options.clone();
                 options.peers = addrs;
                 self.open_torrent(now, id, meta, options);
+                self.dial(now);
             }
             Err(what) => {
                 self.by_hash.remove(&f.info_hash);
