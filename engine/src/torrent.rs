@@ -483,7 +483,10 @@ impl Torrent {
         let fast = p.info.fast == FastExtension::Enabled;
         match message {
             Message::Keepalive | Message::Port(_) | Message::SuggestPiece(_) => {}
-            Message::Extended { .. } | Message::HashRequest(_) => {}
+            // The driver handles extension messages (BEP 10) itself.
+            Message::Extended { .. } => {}
+            // We serve no BEP 52 hashes (the engine keeps no merkle trees): say so.
+            Message::HashRequest(req) => self.send(peer, Message::HashReject(req)),
             Message::Hashes { .. } | Message::HashReject(_) => {}
             Message::Choke => {
                 p.peer_choking = true;

@@ -722,3 +722,25 @@ fn high_priority_files_are_requested_first_and_low_ones_last() {
         .collect();
     assert_eq!(order, vec![2, 2, 1, 1, 0, 0]);
 }
+
+#[test]
+fn answers_hash_requests_with_hash_reject() {
+    let (g, _) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut t = Torrent::new(g, config(), Start::Empty, now);
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t, &st, now);
+    let req = freshet_peerwire::HashRequest {
+        pieces_root: freshet_peerwire::PiecesRoot([3; 32]),
+        base_layer: 0,
+        index: 0,
+        length: 2,
+        proof_layers: 0,
+    };
+    t.handle_message(now, k, Message::HashRequest(req.clone()));
+    assert_eq!(
+        sends_to(&drive(&mut t, &st, now), k),
+        vec![Message::HashReject(req)]
+    );
+}
