@@ -738,7 +738,7 @@ fn answers_hash_requests_with_hash_reject() {
         length: 2,
         proof_layers: 0,
     };
-    t.handle_message(now, k, Message::HashRequest(req.clone()));
+    t.handle_message(now, k, Message::HashRequest(req));
     assert_eq!(
         sends_to(&drive(&mut t, &st, now), k),
         vec![Message::HashReject(req)]
