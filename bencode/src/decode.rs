@@ -15,7 +15,7 @@ use nom::bytes::complete::take;
 use nom::error::{ErrorKind as NomErrorKind, ParseError};
 
 use crate::error::{Error, ErrorKind};
-use crate::value::{Dict, List, Value};
+use crate::value::{Dict, Flags, List, Value};
 
 /// Decodes exactly one value; trailing bytes are an error ([`ErrorKind::TrailingBytes`]).
 /// Uses the default [`DecodeOptions`].
@@ -229,8 +229,7 @@ impl<'a> Parser<'a> {
             Value::List(List {
                 items,
                 raw: &start[..used],
-                offset: self.offset_of(start),
-                canonical,
+                offset_flags: Flags::new(self.offset_of(start), true, canonical),
             }),
         ))
     }
@@ -281,9 +280,7 @@ impl<'a> Parser<'a> {
             Value::Dict(Dict {
                 entries,
                 raw: &start[..used],
-                offset: self.offset_of(start),
-                sorted,
-                canonical: sorted && nested_canonical,
+                offset_flags: Flags::new(self.offset_of(start), sorted, sorted && nested_canonical),
             }),
         ))
     }

@@ -336,7 +336,7 @@ fn encode_borrowed(v: &Value<'_>, out: &mut impl Sink) {
         }
         Value::Dict(d) => {
             out.put_byte(b'd');
-            if d.sorted {
+            if d.offset_flags.sorted() {
                 for (k, v) in d.iter() {
                     put_bytes(out, k);
                     encode_borrowed(v, out);

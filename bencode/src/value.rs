@@ -83,8 +83,8 @@ impl<'a> Value<'a> {
     pub fn is_canonical(&self) -> bool {
         match self {
             Self::Int(_) | Self::Bytes(_) => true,
-            Self::List(l) => l.canonical,
-            Self::Dict(d) => d.canonical,
+            Self::List(l) => l.offset_flags.canonical(),
+            Self::Dict(d) => d.offset_flags.canonical(),
         }
     }
 
@@ -136,8 +136,8 @@ impl fmt::Debug for Value<'_> {
 pub struct List<'a> {
     pub(crate) items: Box<[Value<'a>]>,
     pub(crate) raw: &'a [u8],
-    pub(crate) offset: usize,
-    pub(crate) canonical: bool,
+    /// Offset of the `l`, with the flag bits of [`Flags`] on top.
+    pub(crate) offset_flags: Flags,
 }
 
 impl<'a> List<'a> {
@@ -201,13 +201,13 @@ impl<'a> List<'a> {
     /// Byte offset of the `l` in the input.
     #[must_use]
     pub fn offset(&self) -> usize {
-        self.offset
+        self.offset_flags.offset()
     }
 
     /// True if every dictionary nested in this list had strictly sorted keys.
     #[must_use]
     pub fn is_canonical(&self) -> bool {
-        self.canonical
+        self.offset_flags.canonical()
     }
 }
 
@@ -231,18 +231,15 @@ impl fmt::Debug for List<'_> {
 pub struct Dict<'a> {
     pub(crate) entries: Box<[(&'a [u8], Value<'a>)]>,
     pub(crate) raw: &'a [u8],
-    pub(crate) offset: usize,
-    /// Keys of this dictionary (not nested ones) are strictly increasing.
-    pub(crate) sorted: bool,
-    /// `sorted` here and in every nested dictionary.
-    pub(crate) canonical: bool,
+    /// Offset of the `d`, with the flag bits of [`Flags`] on top.
+    pub(crate) offset_flags: Flags,
 }
 
 impl<'a> Dict<'a> {
     /// The value stored under `key` (binary search when the keys are sorted, else a scan).
     #[must_use]
     pub fn get(&self, key: &[u8]) -> Option<&Value<'a>> {
-        if self.sorted {
+        if self.offset_flags.sorted() {
             self.entries
                 .binary_search_by(|(k, _)| (*k).cmp(key))
                 .ok()
@@ -256,7 +253,7 @@ impl<'a> Dict<'a> {
     /// for hashing or storing a sub-value exactly as it was received.
     #[must_use]
     pub fn get_raw(&self, key: &[u8]) -> Option<&'a [u8]> {
-        let (k, v) = if self.sorted {
+        let (k, v) = if self.offset_flags.sorted() {
             let i = self.entries.binary_search_by(|(k, _)| (*k).cmp(key)).ok()?;
             &self.entries[i]
         } else {
@@ -296,14 +293,14 @@ impl<'a> Dict<'a> {
     /// Byte offset of the `d` in the input.
     #[must_use]
     pub fn offset(&self) -> usize {
-        self.offset
+        self.offset_flags.offset()
     }
 
     /// True if the keys are strictly sorted here and in every nested dictionary, so that a
     /// canonical re-encoding reproduces [`Dict::raw`] exactly.
     #[must_use]
     pub fn is_canonical(&self) -> bool {
-        self.canonical
+        self.offset_flags.canonical()
     }
 }
 
@@ -410,6 +407,42 @@ impl From<BTreeMap<Vec<u8>, Self>> for OwnedValue {
 impl From<&Value<'_>> for OwnedValue {
     fn from(v: &Value<'_>) -> Self {
         v.to_owned_value()
+    }
+}
+
+/// A container's byte offset packed with two flags in the top bits, which keeps [`Value`] at
+/// six words (it is moved a lot while decoding). No input can reach 2^62 bytes.
+#[derive(Clone, Copy)]
+pub(crate) struct Flags(usize);
+
+impl Flags {
+    /// The keys of this dictionary (not nested ones) are strictly increasing.
+    const SORTED: usize = 1 << (usize::BITS - 1);
+    /// Every dictionary here and below has strictly increasing keys.
+    const CANONICAL: usize = 1 << (usize::BITS - 2);
+
+    pub(crate) fn new(offset: usize, sorted: bool, canonical: bool) -> Self {
+        debug_assert!(offset < Self::CANONICAL);
+        let mut bits = offset & !(Self::SORTED | Self::CANONICAL);
+        if sorted {
+            bits |= Self::SORTED;
+        }
+        if canonical {
+            bits |= Self::CANONICAL;
+        }
+        Self(bits)
+    }
+
+    pub(crate) fn offset(self) -> usize {
+        self.0 & !(Self::SORTED | Self::CANONICAL)
+    }
+
+    pub(crate) fn sorted(self) -> bool {
+        self.0 & Self::SORTED != 0
+    }
+
+    pub(crate) fn canonical(self) -> bool {
+        self.0 & Self::CANONICAL != 0
     }
 }
 
