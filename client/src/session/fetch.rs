@@ -226,6 +226,10 @@ impl MetaFetch {
             return Outcome::Continue(Vec::new());
         };
         if id == EXTENDED_HANDSHAKE_ID {
+            if self.peers.get(&conn).is_some_and(|p| p.their_id.is_some()) {
+                // Requests go out once per peer; a repeated handshake changes nothing.
+                return Outcome::Continue(Vec::new());
+            }
             let Ok(h) = ExtendedHandshake::decode(&payload) else {
                 return Outcome::Drop("bad extension handshake".into());
             };

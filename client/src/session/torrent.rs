@@ -142,6 +142,8 @@ pub(crate) struct Torrent {
     seen_first: HashSet<PeerKey>,
     /// The id each peer wants for `ut_metadata` messages, from its extension handshake.
     their_ut_metadata: HashMap<PeerKey, u8>,
+    /// Metadata pieces sent to each peer (bounded, see `serve_metadata`).
+    metadata_served: HashMap<PeerKey, usize>,
     base_downloaded: u64,
     base_uploaded: u64,
 }
@@ -222,6 +224,7 @@ impl Torrent {
             peer_sets: HashMap::new(),
             seen_first: HashSet::new(),
             their_ut_metadata: HashMap::new(),
+            metadata_served: HashMap::new(),
             base_downloaded: stats.downloaded,
             base_uploaded: stats.uploaded,
         };
@@ -456,6 +459,7 @@ impl Torrent {
         self.peer_sets.remove(&peer);
         self.seen_first.remove(&peer);
         self.their_ut_metadata.remove(&peer);
+        self.metadata_served.remove(&peer);
         self.engine.handle_peer_closed(now, peer);
         self.pump(now);
     }
@@ -539,6 +543,14 @@ impl Torrent {
         let Some(&their_id) = self.their_ut_metadata.get(&peer) else {
             return;
         };
+        // Each piece is served at most twice per peer: a request flood cannot make us queue
+        // more than twice the metadata for one connection.
+        let pieces = self.meta.info_bytes.len().div_ceil(METADATA_PIECE_LEN as usize);
+        let served = self.metadata_served.entry(peer).or_insert(0);
+        if *served >= 2 * pieces + 2 {
+            return;
+        }
+        *served += 1;
         let Ok(Some(MetadataMessage::Request { piece })) = MetadataMessage::decode(payload) else {
             return;
         };
@@ -741,6 +753,7 @@ impl Torrent {
                     self.peer_sets.remove(&peer);
                     self.seen_first.remove(&peer);
                     self.their_ut_metadata.remove(&peer);
+                    self.metadata_served.remove(&peer);
                     self.actions
                         .push_back(Action::Disconnect(peer, reason.to_string()));
                 }
