@@ -225,6 +225,20 @@ mod tests {
         assert_eq!(sanitize_element(b"\0\0\0\0", Mode::Lenient), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_give_a_safe_element(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let out = sanitize_element(&bytes, Mode::Forced).unwrap();
+            proptest::prop_assert!(!out.is_empty() && out != "." && out != "..");
+            proptest::prop_assert!(!out.contains('/') && !out.contains('\\') && !out.contains('\0'));
+            proptest::prop_assert!(!out.chars().any(char::is_control));
+            proptest::prop_assert!(out.len() <= MAX_ELEMENT + 16);
+            if let Some(lenient) = sanitize_element(&bytes, Mode::Lenient) {
+                proptest::prop_assert_eq!(lenient, out);
+            }
+        }
+    }
+
     #[test]
     fn long_elements_are_cut_keeping_the_extension() {
         let long = format!("{}.test", "x".repeat(250));
