@@ -1113,8 +1113,11 @@ impl Torrent {
                 }
                 keep
             });
+            // Withdraw timed-out requests so a re-request (maybe to the same peer) is not
+            // answered twice.
             for b in expired {
                 self.tracker.cancel_request(&b, k);
+                self.send(k, Message::Cancel(b));
             }
             self.fill_requests(now, k);
         }

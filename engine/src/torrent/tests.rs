@@ -744,3 +744,130 @@ fn answers_hash_requests_with_hash_reject() {
         vec![Message::HashReject(req)]
     );
 }
+
+mod model {
+    //! Random peer behaviour against invariants that must hold after every step.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Announce(usize),
+        Unchoke(usize),
+        Choke(usize),
+        Deliver(usize, usize, bool),
+        Reject(usize, usize),
+        Tick,
+        Reconnect(usize),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0usize..2).prop_map(Step::Announce),
+            (0usize..2).prop_map(Step::Unchoke),
+            (0usize..2).prop_map(Step::Choke),
+            (0usize..2, any::<usize>(), prop::bool::weighted(0.9))
+                .prop_map(|(p, i, good)| Step::Deliver(p, i, good)),
+            (0usize..2, any::<usize>()).prop_map(|(p, i)| Step::Reject(p, i)),
+            Just(Step::Tick),
+            (0usize..2).prop_map(Step::Reconnect),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        #[test]
+        fn engine_keeps_its_promises_under_random_peers(steps in prop::collection::vec(step(), 1..120)) {
+            let (g, data) = setup();
+            let mut now = t0();
+            let st = MemoryStorage::new(Arc::clone(&g));
+            let mut cfg = config();
+            cfg.max_pipeline = 4;
+            let mut t = Torrent::new(Arc::clone(&g), cfg, Start::Empty, now);
+            let mut keys = [
+                t.add_peer(now, fast_peer(1)).unwrap(),
+                t.add_peer(now, fast_peer(2)).unwrap(),
+            ];
+            drive(&mut t, &st, now);
+            let mut open: [Vec<BlockRef>; 2] = [Vec::new(), Vec::new()];
+            let mut gone = BTreeSet::new();
+            let mut banned = [false, false];
+            for s in steps {
+                match s {
+                    Step::Announce(i) => t.handle_message(now, keys[i], Message::HaveAll),
+                    Step::Unchoke(i) => t.handle_message(now, keys[i], Message::Unchoke),
+                    Step::Choke(i) => t.handle_message(now, keys[i], Message::Choke),
+                    Step::Deliver(i, j, good) => {
+                        if !open[i].is_empty() {
+                            let b = open[i].remove(j % open[i].len());
+                            let Message::Piece { piece, offset, data: d } = piece_msg(&data, b) else {
+                                unreachable!()
+                            };
+                            let d = if good { d } else { Bytes::from(vec![0xee; d.len()]) };
+                            t.handle_message(now, keys[i], Message::Piece { piece, offset, data: d });
+                        }
+                    }
+                    Step::Reject(i, j) => {
+                        if !open[i].is_empty() {
+                            let b = open[i].remove(j % open[i].len());
+                            t.handle_message(now, keys[i], Message::RejectRequest(b));
+                        }
+                    }
+                    Step::Tick => {
+                        now += Duration::from_secs(7);
+                        t.handle_timeout(now);
+                    }
+                    Step::Reconnect(i) => {
+                        if !banned[i] {
+                            t.handle_peer_closed(now, keys[i]);
+                            gone.insert(keys[i]);
+                            open[i].clear();
+                            keys[i] = t.add_peer(now, fast_peer(i as u8 + 1)).unwrap();
+                        }
+                    }
+                }
+                for a in drive(&mut t, &st, now) {
+                    match a {
+                        Action::Send { peer, message } => {
+                            prop_assert!(!gone.contains(&peer), "message to a closed peer");
+                            let i = keys.iter().position(|k| *k == peer).expect("known peer");
+                            match message {
+                                Message::Request(b) => {
+                                    prop_assert!(!t.have().contains(b.piece), "requested a piece we have");
+                                    prop_assert!(!open[i].contains(&b), "same block requested twice from one peer");
+                                    open[i].push(b);
+                                }
+                                Message::Cancel(b) => open[i].retain(|x| *x != b),
+                                Message::Have(p) => prop_assert!(t.have().contains(p)),
+                                _ => {}
+                            }
+                        }
+                        Action::Disconnect { peer, reason } => {
+                            prop_assert!(gone.insert(peer), "disconnected twice");
+                            if let Some(i) = keys.iter().position(|k| *k == peer) {
+                                open[i].clear();
+                                banned[i] = reason == DisconnectReason::Banned;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                // Pipelines stay within the configured bound.
+                for k in keys {
+                    if let Some(ps) = t.peer_stats(k) {
+                        prop_assert!(ps.requests_out <= 4);
+                    }
+                }
+                // Everything we claim to have is stored correctly.
+                for p in t.have().iter() {
+                    let got = st.piece_data(p).expect("stored");
+                    let start = p.as_usize() * PL as usize;
+                    prop_assert!(got == data.slice(start..start + got.len()));
+                }
+            }
+        }
+    }
+}
