@@ -746,7 +746,8 @@ fn answers_hash_requests_with_hash_reject() {
 }
 
 mod model {
-    //! Random peer behaviour against invariants that must hold after every step.
+    //! Random peer behaviour against invariants that must hold after every step, then a
+    //! liveness phase: once the peers behave, the download completes.
 
     use proptest::prelude::*;
 
@@ -776,98 +777,212 @@ mod model {
         ]
     }
 
+    /// The torrent under test plus what each simulated peer knows.
+    struct World {
+        t: Torrent,
+        st: MemoryStorage,
+        data: Bytes,
+        now: Instant,
+        keys: [PeerKey; 2],
+        /// Requests the peer has received and not yet answered.
+        open: [Vec<BlockRef>; 2],
+        /// The peer has sent nothing since it connected.
+        fresh: [bool; 2],
+        /// The engine dropped the peer.
+        dropped: [bool; 2],
+        banned: [bool; 2],
+        gone: BTreeSet<PeerKey>,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let (g, data) = setup();
+            let now = t0();
+            let st = MemoryStorage::new(Arc::clone(&g));
+            let mut cfg = config();
+            cfg.max_pipeline = 4;
+            let mut t = Torrent::new(Arc::clone(&g), cfg, Start::Empty, now);
+            let keys = [
+                t.add_peer(now, fast_peer(1)).unwrap(),
+                t.add_peer(now, fast_peer(2)).unwrap(),
+            ];
+            let mut w = Self {
+                t,
+                st,
+                data,
+                now,
+                keys,
+                open: [Vec::new(), Vec::new()],
+                fresh: [true; 2],
+                dropped: [false; 2],
+                banned: [false; 2],
+                gone: BTreeSet::new(),
+            };
+            w.settle().unwrap();
+            w
+        }
+
+        fn message(&mut self, i: usize, m: Message) {
+            if !self.dropped[i] {
+                self.fresh[i] = false;
+                self.t.handle_message(self.now, self.keys[i], m);
+            }
+        }
+
+        fn reconnect(&mut self, i: usize) {
+            if self.banned[i] {
+                return;
+            }
+            if !self.dropped[i] {
+                self.t.handle_peer_closed(self.now, self.keys[i]);
+                self.gone.insert(self.keys[i]);
+            }
+            self.open[i].clear();
+            self.keys[i] = self.t.add_peer(self.now, fast_peer(i as u8 + 1)).unwrap();
+            self.fresh[i] = true;
+            self.dropped[i] = false;
+        }
+
+        fn deliver(&mut self, i: usize, j: usize, good: bool) {
+            if self.open[i].is_empty() || self.dropped[i] {
+                return;
+            }
+            let b = self.open[i].remove(j % self.open[i].len());
+            let Message::Piece {
+                piece,
+                offset,
+                data,
+            } = piece_msg(&self.data, b)
+            else {
+                unreachable!()
+            };
+            let data = if good {
+                data
+            } else {
+                Bytes::from(vec![0xee; data.len()])
+            };
+            self.message(
+                i,
+                Message::Piece {
+                    piece,
+                    offset,
+                    data,
+                },
+            );
+        }
+
+        /// Runs the engine's actions and checks its promises.
+        fn settle(&mut self) -> Result<(), TestCaseError> {
+            for a in drive(&mut self.t, &self.st, self.now) {
+                match a {
+                    Action::Send { peer, message } => {
+                        prop_assert!(!self.gone.contains(&peer), "message to a closed peer");
+                        let i = self
+                            .keys
+                            .iter()
+                            .position(|k| *k == peer)
+                            .expect("known peer");
+                        match message {
+                            Message::Request(b) => {
+                                prop_assert!(
+                                    !self.t.have().contains(b.piece),
+                                    "requested a piece we have"
+                                );
+                                prop_assert!(
+                                    !self.open[i].contains(&b),
+                                    "same block requested twice"
+                                );
+                                self.open[i].push(b);
+                            }
+                            Message::Cancel(b) => self.open[i].retain(|x| *x != b),
+                            Message::Have(p) => prop_assert!(self.t.have().contains(p)),
+                            _ => {}
+                        }
+                    }
+                    Action::Disconnect { peer, reason } => {
+                        prop_assert!(self.gone.insert(peer), "disconnected twice");
+                        if let Some(i) = self.keys.iter().position(|k| *k == peer) {
+                            self.open[i].clear();
+                            self.dropped[i] = true;
+                            self.banned[i] |= reason == DisconnectReason::Banned;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for k in self.keys {
+                if let Some(ps) = self.t.peer_stats(k) {
+                    prop_assert!(ps.requests_out <= 4, "pipeline bound");
+                }
+            }
+            for p in self.t.have().iter() {
+                let got = self.st.piece_data(p).expect("stored");
+                let start = p.as_usize() * PL as usize;
+                prop_assert!(
+                    got == self.data.slice(start..start + got.len()),
+                    "{p} stored wrongly"
+                );
+            }
+            Ok(())
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
         #[test]
         fn engine_keeps_its_promises_under_random_peers(steps in prop::collection::vec(step(), 1..120)) {
-            let (g, data) = setup();
-            let mut now = t0();
-            let st = MemoryStorage::new(Arc::clone(&g));
-            let mut cfg = config();
-            cfg.max_pipeline = 4;
-            let mut t = Torrent::new(Arc::clone(&g), cfg, Start::Empty, now);
-            let mut keys = [
-                t.add_peer(now, fast_peer(1)).unwrap(),
-                t.add_peer(now, fast_peer(2)).unwrap(),
-            ];
-            drive(&mut t, &st, now);
-            let mut open: [Vec<BlockRef>; 2] = [Vec::new(), Vec::new()];
-            let mut gone = BTreeSet::new();
-            let mut banned = [false, false];
+            let mut w = World::new();
             for s in steps {
                 match s {
-                    Step::Announce(i) => t.handle_message(now, keys[i], Message::HaveAll),
-                    Step::Unchoke(i) => t.handle_message(now, keys[i], Message::Unchoke),
-                    Step::Choke(i) => t.handle_message(now, keys[i], Message::Choke),
-                    Step::Deliver(i, j, good) => {
-                        if !open[i].is_empty() {
-                            let b = open[i].remove(j % open[i].len());
-                            let Message::Piece { piece, offset, data: d } = piece_msg(&data, b) else {
-                                unreachable!()
-                            };
-                            let d = if good { d } else { Bytes::from(vec![0xee; d.len()]) };
-                            t.handle_message(now, keys[i], Message::Piece { piece, offset, data: d });
-                        }
-                    }
+                    Step::Announce(i) => w.message(i, Message::HaveAll),
+                    Step::Unchoke(i) => w.message(i, Message::Unchoke),
+                    Step::Choke(i) => w.message(i, Message::Choke),
+                    Step::Deliver(i, j, good) => w.deliver(i, j, good),
                     Step::Reject(i, j) => {
-                        if !open[i].is_empty() {
-                            let b = open[i].remove(j % open[i].len());
-                            t.handle_message(now, keys[i], Message::RejectRequest(b));
+                        if !w.open[i].is_empty() {
+                            let b = w.open[i].remove(j % w.open[i].len());
+                            w.message(i, Message::RejectRequest(b));
                         }
                     }
                     Step::Tick => {
-                        now += Duration::from_secs(7);
-                        t.handle_timeout(now);
+                        w.now += Duration::from_secs(7);
+                        w.t.handle_timeout(w.now);
                     }
-                    Step::Reconnect(i) => {
-                        if !banned[i] {
-                            t.handle_peer_closed(now, keys[i]);
-                            gone.insert(keys[i]);
-                            open[i].clear();
-                            keys[i] = t.add_peer(now, fast_peer(i as u8 + 1)).unwrap();
-                        }
-                    }
+                    Step::Reconnect(i) => w.reconnect(i),
                 }
-                for a in drive(&mut t, &st, now) {
-                    match a {
-                        Action::Send { peer, message } => {
-                            prop_assert!(!gone.contains(&peer), "message to a closed peer");
-                            let i = keys.iter().position(|k| *k == peer).expect("known peer");
-                            match message {
-                                Message::Request(b) => {
-                                    prop_assert!(!t.have().contains(b.piece), "requested a piece we have");
-                                    prop_assert!(!open[i].contains(&b), "same block requested twice from one peer");
-                                    open[i].push(b);
-                                }
-                                Message::Cancel(b) => open[i].retain(|x| *x != b),
-                                Message::Have(p) => prop_assert!(t.have().contains(p)),
-                                _ => {}
-                            }
-                        }
-                        Action::Disconnect { peer, reason } => {
-                            prop_assert!(gone.insert(peer), "disconnected twice");
-                            if let Some(i) = keys.iter().position(|k| *k == peer) {
-                                open[i].clear();
-                                banned[i] = reason == DisconnectReason::Banned;
-                            }
-                        }
-                        _ => {}
+                w.settle()?;
+            }
+            // Liveness: from now on every peer that is not banned behaves.
+            if w.banned == [true, true] {
+                return Ok(());
+            }
+            for i in 0..2 {
+                if !w.banned[i] {
+                    if !w.fresh[i] || w.dropped[i] {
+                        w.reconnect(i);
                     }
-                }
-                // Pipelines stay within the configured bound.
-                for k in keys {
-                    if let Some(ps) = t.peer_stats(k) {
-                        prop_assert!(ps.requests_out <= 4);
-                    }
-                }
-                // Everything we claim to have is stored correctly.
-                for p in t.have().iter() {
-                    let got = st.piece_data(p).expect("stored");
-                    let start = p.as_usize() * PL as usize;
-                    prop_assert!(got == data.slice(start..start + got.len()));
+                    w.settle()?;
+                    w.message(i, Message::HaveAll);
+                    w.message(i, Message::Unchoke);
+                    w.settle()?;
                 }
             }
+            for _ in 0..100 {
+                if w.t.is_complete() {
+                    break;
+                }
+                for i in 0..2 {
+                    while !w.open[i].is_empty() {
+                        w.deliver(i, 0, true);
+                        w.settle()?;
+                    }
+                }
+                w.now += Duration::from_secs(1);
+                w.t.handle_timeout(w.now);
+                w.settle()?;
+            }
+            prop_assert!(w.t.is_complete(), "stuck: have {} of 3", w.t.have().count());
         }
     }
 }
