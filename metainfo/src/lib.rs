@@ -44,6 +44,7 @@ pub mod sanitize;
 mod symlinks;
 mod torrent;
 mod verify;
+mod write;
 
 pub use create::{CreateError, CreatedTorrent, TorrentBuilder, auto_piece_length};
 pub use error::{Error, ErrorKind};

@@ -151,3 +151,30 @@ fn every_torrent_matches_the_libtorrent_oracle() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn every_accepted_torrent_survives_a_write_and_reload() {
+    let base = testdata();
+    let mut files = Vec::new();
+    torrents(&base, &base, &mut files);
+    let mut checked = 0;
+    for rel in &files {
+        let Ok(m) = Metainfo::from_bytes(&std::fs::read(base.join(rel)).unwrap()) else {
+            continue;
+        };
+        let written = m.to_bytes();
+        let back = Metainfo::from_bytes(&written).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert_eq!(back.info, m.info, "{rel}");
+        assert_eq!(back.info_hashes, m.info_hashes, "{rel}");
+        assert_eq!(back.info_bytes, m.info_bytes, "{rel}");
+        assert_eq!(back.trackers, m.trackers, "{rel}");
+        assert_eq!(back.web_seeds, m.web_seeds, "{rel}");
+        assert_eq!(back.nodes, m.nodes, "{rel}");
+        assert_eq!(back.piece_layers, m.piece_layers, "{rel}");
+        assert_eq!(back.comment, m.comment, "{rel}");
+        assert_eq!(back.creation_date, m.creation_date, "{rel}");
+        assert_eq!(back.to_bytes(), written, "{rel}: writing is stable");
+        checked += 1;
+    }
+    assert!(checked >= 130, "{checked}");
+}
