@@ -178,6 +178,7 @@ impl Torrent {
         config.info_hash = Some(meta.info_hash);
         // Loopback swarms and small swarms: more upload slots than the classic 4.
         config.unchoke_slots = 8;
+        config.min_pipeline = 64;
         let engine = engine::Torrent::new(geometry, config, start, now);
         let stats = engine.stats();
         let phase = if engine.is_checking() {
@@ -545,7 +546,11 @@ impl Torrent {
         };
         // Each piece is served at most twice per peer: a request flood cannot make us queue
         // more than twice the metadata for one connection.
-        let pieces = self.meta.info_bytes.len().div_ceil(METADATA_PIECE_LEN as usize);
+        let pieces = self
+            .meta
+            .info_bytes
+            .len()
+            .div_ceil(METADATA_PIECE_LEN as usize);
         let served = self.metadata_served.entry(peer).or_insert(0);
         if *served >= 2 * pieces + 2 {
             return;
