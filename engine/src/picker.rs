@@ -138,8 +138,11 @@ pub struct PieceTracker {
     order: Vec<u32>,
     /// Position of each piece in `order`, or `NONE`.
     pos: Vec<u32>,
-    /// Start of each key's bucket in `order`; index `NUM_KEYS` is the (empty) tail region.
+    /// Start of each key's bucket in `order`, stored for keys `..=top`; every bucket above
+    /// `top` is empty and starts at `order.len()` (see [`Self::start`]).
     bucket_start: Vec<u32>,
+    /// Highest key whose bucket start is stored. Only grows, so walks stay below it.
+    top: usize,
     partial: Vec<Partial>,
     /// Index into `partial`, or `NONE`.
     partial_slot: Vec<u32>,
@@ -172,6 +175,7 @@ impl PieceTracker {
             order: (0..n).collect(),
             pos: (0..n).collect(),
             bucket_start,
+            top: normal_key,
             partial: Vec::new(),
             partial_slot: vec![NONE; n as usize],
             have: PieceSet::new(n),
@@ -599,7 +603,7 @@ impl PieceTracker {
             return None;
         }
         // Urgent pieces come first in every mode (they fill the first buckets).
-        if self.bucket_start[AVAIL_STRIDE] > 0
+        if self.start(AVAIL_STRIDE) > 0
             && let Some(p) = self.scan_buckets(has, rng, 0..AVAIL_STRIDE)
         {
             return Some(p);
@@ -652,11 +656,11 @@ impl PieceTracker {
     ) -> Option<PieceIndex> {
         let len = self.order.len();
         for k in keys {
-            let s = self.bucket_start[k] as usize;
+            let s = self.start(k) as usize;
             if s >= len {
                 break; // every later bucket is empty
             }
-            let e = self.bucket_start[k + 1] as usize;
+            let e = self.start(k + 1) as usize;
             if s == e {
                 continue;
             }
@@ -711,11 +715,23 @@ impl PieceTracker {
         }
     }
 
-    fn bucket_end(&self, k: usize) -> u32 {
-        if k == NUM_KEYS {
+    /// Where bucket `k` starts in `order`.
+    fn start(&self, k: usize) -> u32 {
+        if k > self.top {
             self.order.len() as u32
         } else {
-            self.bucket_start[k + 1]
+            self.bucket_start[k]
+        }
+    }
+
+    /// Makes bucket starts up to `key` explicit (they are empty buckets at the end).
+    fn extend_top(&mut self, key: usize) {
+        if key > self.top {
+            let len = self.order.len() as u32;
+            for k in self.top + 1..=key {
+                self.bucket_start[k] = len;
+            }
+            self.top = key;
         }
     }
 
@@ -725,14 +741,14 @@ impl PieceTracker {
         self.pos[self.order[b as usize] as usize] = b;
     }
 
-    /// Moves `piece` from bucket `k` to `k + 1`.
+    /// Moves `piece` from bucket `k` to `k + 1` (`k < top`).
     fn step_up(&mut self, piece: PieceIndex, k: usize) {
-        let last = self.bucket_end(k) - 1;
+        let last = self.bucket_start[k + 1] - 1;
         self.swap(self.pos[piece.as_usize()], last);
         self.bucket_start[k + 1] -= 1;
     }
 
-    /// Moves `piece` from bucket `k` to `k - 1`.
+    /// Moves `piece` from bucket `k` to `k - 1` (`k <= top`).
     fn step_down(&mut self, piece: PieceIndex, k: usize) {
         let first = self.bucket_start[k];
         self.swap(self.pos[piece.as_usize()], first);
@@ -740,6 +756,7 @@ impl PieceTracker {
     }
 
     fn order_move(&mut self, piece: PieceIndex, from: usize, to: usize) {
+        self.extend_top(to);
         for k in from..to {
             self.step_up(piece, k);
         }
@@ -749,17 +766,24 @@ impl PieceTracker {
     }
 
     fn order_insert(&mut self, piece: PieceIndex) {
+        let to = self.key(piece);
+        self.extend_top(to);
         self.order.push(piece.0);
         // order.len() <= num_pieces <= u32::MAX.
         self.pos[piece.as_usize()] = (self.order.len() - 1) as u32;
-        let to = self.key(piece);
-        self.order_move(piece, NUM_KEYS, to);
+        // The new last element belongs to the top bucket; walk it down.
+        for k in (to + 1..=self.top).rev() {
+            self.step_down(piece, k);
+        }
     }
 
     fn order_remove(&mut self, piece: PieceIndex, from: usize) {
-        self.order_move(piece, from, NUM_KEYS);
+        for k in from..self.top {
+            self.step_up(piece, k);
+        }
+        // Now in the top bucket, which ends the order: swap to the very end and drop it.
         let last = (self.order.len() - 1) as u32;
-        debug_assert_eq!(self.pos[piece.as_usize()], last);
+        self.swap(self.pos[piece.as_usize()], last);
         self.order.pop();
         self.pos[piece.as_usize()] = NONE;
     }

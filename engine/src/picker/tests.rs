@@ -35,10 +35,11 @@ fn set(n: u32, members: &[u32]) -> PieceSet {
 /// Checks every structural invariant from the module docs.
 fn check_invariants(t: &PieceTracker) {
     let n = t.state.len();
-    assert_eq!(t.bucket_start[NUM_KEYS] as usize, t.order.len());
-    for w in t.bucket_start.windows(2) {
-        assert!(w[0] <= w[1], "bucket starts are sorted");
+    assert_eq!(t.start(NUM_KEYS) as usize, t.order.len());
+    for k in 0..NUM_KEYS {
+        assert!(t.start(k) <= t.start(k + 1), "bucket starts are sorted");
     }
+    assert!(t.start(t.top) <= t.order.len() as u32);
     let mut wanted_missing = 0;
     for i in 0..n {
         let p = PieceIndex(i as u32);
@@ -65,7 +66,7 @@ fn check_invariants(t: &PieceTracker) {
                 assert_eq!(t.order[pos as usize], i as u32);
                 let k = t.key(p);
                 assert!(
-                    t.bucket_start[k] <= pos && pos < t.bucket_start[k + 1],
+                    t.start(k) <= pos && pos < t.start(k + 1),
                     "{p} in its bucket"
                 );
             }
