@@ -88,3 +88,46 @@ fn a_port_in_use_is_a_spawn_error() {
         TorrentClient::spawn(Config::default().listen_on(taken.local_addr().unwrap())).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
 }
+
+#[test]
+fn silent_peers_get_keep_alives_and_are_dropped_when_idle() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "ka.bin", &[("", 50_000)], 16384, false);
+    let meta = freshet_metainfo::Metainfo::from_bytes(&bytes).unwrap();
+    let mut config = Config::default()
+        .listen_on("127.0.0.1:0".parse().unwrap())
+        .with_tick(TICK);
+    config.keepalive_interval = Duration::from_millis(500);
+    config.peer_idle_timeout = Duration::from_secs(3);
+    let seed = TorrentClient::spawn(config).unwrap();
+    add(&seed, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seed);
+    wait_complete(&seed, sid);
+
+    // A peer that handshakes and then never sends another byte.
+    let mut s = std::net::TcpStream::connect(seed.listen_addrs()[0]).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let hs = freshet_peerwire::Handshake::new(
+        freshet_peerwire::Reserved::NONE,
+        meta.info_hashes.wire_id().unwrap(),
+        freshet_peerwire::PeerId::azureus(*b"-XX0001-", [9; 12]),
+    );
+    s.write_all(&hs.to_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let keepalive = [0u8, 0, 0, 0];
+    let closed = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no keep-alive or close within 30 s: {e}"),
+        }
+    };
+    assert!(closed);
+    // Handshake (68 bytes) and bitfield first, then at least one 4-byte keep-alive at the end.
+    assert!(got.len() > 68 + 4, "{} bytes", got.len());
+    assert!(got.ends_with(&keepalive), "{:?}", &got[got.len() - 8..]);
+    seed.join();
+}

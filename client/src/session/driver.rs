@@ -46,8 +46,6 @@ const OUR_REQQ: u32 = 500;
 const LISTENER_BASE: usize = 1;
 const CONN_BASE: usize = 64;
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
-const KEEPALIVE_AFTER: Duration = Duration::from_secs(90);
-const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -1096,9 +1094,9 @@ impl Driver {
                 }
                 continue;
             }
-            if now.saturating_duration_since(c.last_recv) > IDLE_TIMEOUT {
+            if now.saturating_duration_since(c.last_recv) > self.config.peer_idle_timeout {
                 c.closing = Some("idle".into());
-            } else if now.saturating_duration_since(c.last_send) > KEEPALIVE_AFTER
+            } else if now.saturating_duration_since(c.last_send) > self.config.keepalive_interval
                 && c.wbuf.is_empty()
             {
                 freshet_peerwire::Message::Keepalive.encode(&mut c.wbuf);

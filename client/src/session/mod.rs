@@ -63,6 +63,12 @@ pub struct Config {
     pub resume_interval: Duration,
     /// Longest time shutdown waits for disk jobs and `stopped` announces (default 10 s).
     pub shutdown_timeout: Duration,
+    /// A keep-alive is sent to a peer we have sent nothing to for this long (default 90 s;
+    /// checked once a second).
+    pub keepalive_interval: Duration,
+    /// A peer that sent nothing (not even a keep-alive) for this long is dropped (default
+    /// 180 s).
+    pub peer_idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -77,6 +83,8 @@ impl Default for Config {
             resume_dir: None,
             resume_interval: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(90),
+            peer_idle_timeout: Duration::from_secs(180),
         }
     }
 }
