@@ -2,10 +2,12 @@
 //!
 //! Tasks:
 //! * `bench create [--size-mib N] [--runs N] [--out FILE]` — see [`bench_create`].
+//! * `bench tracker --freshet BIN [--rounds N]` — see [`bench_tracker`] (run inside `unshare --net`).
 
 use anyhow::{Result, bail};
 
 mod bench_create;
+mod bench_tracker;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -16,6 +18,12 @@ fn main() -> Result<()> {
         .as_slice()
     {
         ["bench", "create", rest @ ..] => bench_create::run(rest),
-        _ => bail!("usage: cargo xtask bench create [--size-mib N] [--runs N] [--out FILE]"),
+        ["bench-tracker", ..] | ["bench", "tracker", ..] => {
+            let skip = if args[0] == "bench" { 2 } else { 1 };
+            bench_tracker::run(&args[skip..])
+        }
+        _ => bail!(
+            "usage: cargo xtask bench create [--size-mib N] [--runs N] [--out FILE]\n       cargo xtask bench tracker --freshet BIN [--rounds N]"
+        ),
     }
 }

@@ -16,6 +16,7 @@ use freshet_metainfo::{Limits, Metainfo};
 mod create;
 mod magnet;
 mod show;
+mod tracker;
 mod verify;
 
 /// Freshet: a BitTorrent client.
@@ -36,6 +37,8 @@ enum Command {
     Verify(verify::Args),
     /// Print the magnet link of a .torrent.
     Magnet(magnet::Args),
+    /// Run the embedded HTTP + UDP tracker server until Ctrl-C.
+    Tracker(tracker::Args),
 }
 
 /// A failure reported to the user as one line, with its exit code.
@@ -76,6 +79,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Create(a) => create::run(&a),
         Command::Verify(a) => verify::run(&a),
         Command::Magnet(a) => magnet::run(&a),
+        Command::Tracker(a) => tracker::run(&a),
     };
     match result {
         Ok(code) => code,
