@@ -117,7 +117,10 @@ impl Config {
 #[non_exhaustive]
 pub enum Control {
     /// Stop: close every connection, flush every file, write resume data, tell trackers
-    /// `stopped`, then send [`ShutdownComplete`] on the signal box.
+    /// `stopped`, then send [`ShutdownComplete`] on the signal box. Add requests that arrive
+    /// afterwards (or are still fetching a URL) are answered with `StartFailed`; other
+    /// requests are ignored. Torrents closed by a shutdown get no `Closed` event. Dropping
+    /// every inbox sender has the same effect.
     Shutdown,
 }
 
