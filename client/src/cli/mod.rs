@@ -17,6 +17,7 @@ mod create;
 mod magnet;
 mod show;
 mod tracker;
+mod transfer;
 mod verify;
 
 /// Freshet: a BitTorrent client.
@@ -39,6 +40,12 @@ enum Command {
     Magnet(magnet::Args),
     /// Run the embedded HTTP + UDP tracker server until Ctrl-C.
     Tracker(tracker::Args),
+    /// Download torrents (files, URLs or magnet links); exits 0 once all are verified.
+    Download(transfer::DownloadArgs),
+    /// Seed a torrent from data already in place, or share a file/directory.
+    Seed(transfer::SeedArgs),
+    /// A whole swarm on 127.0.0.1: tracker, seeder and downloader, with nothing to install.
+    Demo(transfer::DemoArgs),
 }
 
 /// A failure reported to the user as one line, with its exit code.
@@ -54,6 +61,16 @@ impl CliError {
         Self {
             message: format!("{subject}: {problem}"),
             code: 2,
+        }
+    }
+}
+
+impl CliError {
+    /// A failure with the given exit code (from a command's own error mapping).
+    pub(crate) fn with_code(message: impl Into<String>, code: u8) -> Self {
+        Self {
+            message: message.into(),
+            code,
         }
     }
 }
@@ -80,6 +97,9 @@ pub(crate) fn run() -> ExitCode {
         Command::Verify(a) => verify::run(&a),
         Command::Magnet(a) => magnet::run(&a),
         Command::Tracker(a) => tracker::run(&a),
+        Command::Download(a) => transfer::download(&a),
+        Command::Seed(a) => transfer::seed(&a),
+        Command::Demo(a) => transfer::demo(&a),
     };
     match result {
         Ok(code) => code,
