@@ -42,6 +42,62 @@ fn listens_on_ipv4_and_ipv6_and_downloads_over_ipv6() {
 }
 
 #[test]
+fn global_connection_limit_is_kept_across_torrents() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let one = make_torrent(&src, "g1.bin", &[("", 1_000_000)], 32768, false);
+    let two = make_torrent(&src, "g2.bin", &[("", 1_000_000)], 32768, false);
+    let seeds: Vec<_> = (0..2)
+        .map(|_| {
+            let s = component_util::client(TICK);
+            add(&s, 1, &one, &src, &[]);
+            add(&s, 2, &two, &src, &[]);
+            let a = wait_added(&s);
+            let b = wait_added(&s);
+            component_util::wait_all_complete(&s, &[a, b]);
+            s
+        })
+        .collect();
+    let mut config = Config::default()
+        .listen_on("127.0.0.1:0".parse().unwrap())
+        .with_tick(TICK);
+    config.max_connections = 2;
+    let leech = TorrentClient::spawn(config).unwrap();
+    let dl = dir.path().join("dl");
+    let peers: Vec<_> = seeds.iter().map(|s| s.listen_addrs()[0]).collect();
+    add(&leech, 1, &one, &dl, &peers);
+    add(&leech, 2, &two, &dl, &peers);
+    let a = wait_added(&leech);
+    let b = wait_added(&leech);
+    let mut done = Vec::new();
+    let mut peers_now = std::collections::BTreeMap::new();
+    let mut most = 0;
+    while done.len() < 2 {
+        match wait_for(&leech, "completed", |e| {
+            matches!(e, Event::Status(_) | Event::Completed { .. })
+        }) {
+            Event::Status(s) => {
+                peers_now.insert(s.id, s.peers);
+                // A tick sends both statuses in id order: sum once the tick's last one is in.
+                if s.id == b {
+                    most = most.max(peers_now.values().sum::<u32>());
+                }
+            }
+            Event::Completed { id } => done.push(id),
+            _ => {}
+        }
+    }
+    done.sort();
+    assert_eq!(done, vec![a, b]);
+    assert!(most <= 2, "{most} peers connected with a global limit of 2");
+    assert_eq!(tree(&dl), tree(&src));
+    leech.join();
+    for s in seeds {
+        s.join();
+    }
+}
+
+#[test]
 fn per_torrent_connection_limit_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
