@@ -321,11 +321,43 @@ impl Storage for FileStorage {
     fn move_to(&self, new_root: PathBuf) -> Result<(), StorageError> {
         let mut st = self.lock();
         st.open.clear();
-        if st.root.exists() {
-            if let Some(parent) = new_root.parent() {
+        // Move only this torrent's files (the save directory may hold other torrents), with a
+        // copy when the destination is on another file system.
+        let mut rel: Vec<PathBuf> = self
+            .geometry
+            .files()
+            .iter()
+            .filter(|f| !f.is_padding())
+            .map(|f| f.path.iter().collect())
+            .collect();
+        rel.push(PathBuf::from(&st.part_name));
+        for r in rel {
+            let from = st.root.join(&r);
+            if from.symlink_metadata().is_err() {
+                continue;
+            }
+            let to = new_root.join(&r);
+            if let Some(parent) = to.parent() {
                 fs::create_dir_all(parent).map_err(|e| StorageError::io("mkdir", parent, e))?;
             }
-            fs::rename(&st.root, &new_root).map_err(|e| StorageError::io("rename", &st.root, e))?;
+            if fs::rename(&from, &to).is_err() {
+                if from.is_symlink() {
+                    // Our symlinks point inside the old directory; they are recreated on flush.
+                    fs::remove_file(&from).map_err(|e| StorageError::io("remove", &from, e))?;
+                    st.symlinks_done = false;
+                    continue;
+                }
+                fs::copy(&from, &to).map_err(|e| StorageError::io("copy", &from, e))?;
+                fs::remove_file(&from).map_err(|e| StorageError::io("remove", &from, e))?;
+            }
+            // Tidy directories the move emptied (failure just means they still hold something).
+            let mut dir = from.parent();
+            while let Some(d) = dir {
+                if d == st.root || fs::remove_dir(d).is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
         }
         st.root = new_root;
         Ok(())
@@ -485,9 +517,19 @@ mod tests {
             assert!(b.iter().all(|&x| x == 1));
         };
         check(&s);
+        // Someone else's file in the same save directory stays put.
+        fs::write(dir.path().join("a/other.txt"), b"not ours").unwrap();
         s.move_to(dir.path().join("moved")).unwrap();
-        assert!(!dir.path().join("a").exists());
+        assert!(!dir.path().join("a/t").exists());
+        assert!(dir.path().join("a/other.txt").exists());
         assert!(dir.path().join("moved/t/b").exists());
         check(&s);
+        // Across file systems (tmpfs), the move falls back to copying.
+        if Path::new("/dev/shm").is_dir() {
+            let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+            s.move_to(shm.path().join("x")).unwrap();
+            assert!(!dir.path().join("moved/t").exists());
+            check(&s);
+        }
     }
 }
