@@ -91,3 +91,60 @@ fn shutdown_mid_download_then_resume_fetches_only_the_rest() {
     leech.join();
     seed.join();
 }
+
+#[test]
+fn resume_data_is_written_periodically_while_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full");
+    let bytes = make_torrent(&full, "data.bin", &[("", LEN)], PIECE, false);
+    let partial = dir.path().join("partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    let mut data = std::fs::read(full.join("data.bin")).unwrap();
+    data[LEN / 2..].fill(0);
+    std::fs::write(partial.join("data.bin"), &data).unwrap();
+    let half_seed = client(TICK);
+    add(&half_seed, 1, &bytes, &partial, &[]);
+    wait_added(&half_seed);
+    wait_for(&half_seed, "checked", |e| {
+        matches!(e, Event::Checked { .. })
+    });
+
+    let resume_dir = dir.path().join("state");
+    let mut config = freshet_client::Config::default()
+        .listen_on("127.0.0.1:0".parse().unwrap())
+        .with_tick(TICK)
+        .with_resume_dir(&resume_dir);
+    config.resume_interval = Duration::from_millis(200);
+    let leech = freshet_client::TorrentClient::spawn(config).unwrap();
+    let dl = dir.path().join("dl");
+    add(&leech, 1, &bytes, &dl, &[half_seed.listen_addrs()[0]]);
+    let id = wait_added(&leech);
+    wait_for(
+        &leech,
+        "half done",
+        |e| matches!(e, Event::Status(s) if s.id == id && s.have_bytes == HALF),
+    );
+    // Without any shutdown, the periodic save catches up with the 32 verified pieces.
+    let deadline = std::time::Instant::now() + component_util::WAIT;
+    let pieces = loop {
+        let record = std::fs::read_dir(&resume_dir)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read(e.ok()?.path()).ok())
+            .and_then(|b| freshet_engine::ResumeRecord::decode(&b).ok());
+        if let Some(r) = record
+            && r.pieces.count() == 32
+        {
+            break r.pieces.count();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no periodic resume data"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(pieces, 32);
+    assert!(!dl.join(".freshet").exists(), "resume_dir is honoured");
+    leech.join();
+    half_seed.join();
+}

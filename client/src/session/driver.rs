@@ -1067,12 +1067,25 @@ impl Driver {
         )
     }
 
-    fn save_all_resume(&self) {
-        for t in self.torrents.values() {
-            if t.is_running() && t.is_checked() {
-                let path = self.resume_path(t);
-                if let Err(e) = resume::save(t, &path) {
-                    tracing::warn!(torrent = %t.id, "cannot write resume data {}: {e}", path.display());
+    /// Writes resume data of running torrents whose state changed since the last write.
+    fn save_all_resume(&mut self) {
+        let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
+        for id in ids {
+            let Some(t) = self.torrents.get(&id) else {
+                continue;
+            };
+            if !t.is_running() || !t.is_checked() || !t.resume_changed() {
+                continue;
+            }
+            let path = self.resume_path(t);
+            match resume::save(t, &path) {
+                Ok(()) => {
+                    if let Some(t) = self.torrents.get_mut(&id) {
+                        t.mark_resume_saved();
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(torrent = %id, "cannot write resume data {}: {e}", path.display());
                 }
             }
         }

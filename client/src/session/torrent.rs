@@ -144,6 +144,8 @@ pub(crate) struct Torrent {
     their_ut_metadata: HashMap<PeerKey, u8>,
     /// Metadata pieces sent to each peer (bounded, see `serve_metadata`).
     metadata_served: HashMap<PeerKey, usize>,
+    /// (pieces, downloaded, uploaded) when resume data was last written by the periodic save.
+    saved_at: Option<(u32, u64, u64)>,
     base_downloaded: u64,
     base_uploaded: u64,
 }
@@ -226,6 +228,7 @@ impl Torrent {
             seen_first: HashSet::new(),
             their_ut_metadata: HashMap::new(),
             metadata_served: HashMap::new(),
+            saved_at: None,
             base_downloaded: stats.downloaded,
             base_uploaded: stats.uploaded,
         };
@@ -289,6 +292,18 @@ impl Torrent {
             s.downloaded.saturating_sub(self.base_downloaded),
             s.uploaded.saturating_sub(self.base_uploaded),
         )
+    }
+
+    /// Whether pieces or transfer totals changed since [`Self::mark_resume_saved`].
+    pub(crate) fn resume_changed(&self) -> bool {
+        let s = self.engine.stats();
+        self.saved_at != Some((s.pieces_have, s.downloaded, s.uploaded))
+    }
+
+    /// Records that resume data matching the current state was written.
+    pub(crate) fn mark_resume_saved(&mut self) {
+        let s = self.engine.stats();
+        self.saved_at = Some((s.pieces_have, s.downloaded, s.uploaded));
     }
 
     /// A resume record with current file stats (call after a flush for exact stats).
