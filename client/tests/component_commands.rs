@@ -57,6 +57,7 @@ fn download_from_a_seed_command_then_resume_is_instant() {
     dopts.output_mode = OutputMode::Plain;
     let report = download(&dopts).unwrap();
     assert_eq!(report.torrents.len(), 1);
+    assert!(report.downloaded >= 500_077, "{report:?}");
     assert_eq!(tree(&out), tree(&src));
     // Same command again: the data is there (resume data), nothing to fetch.
     dopts.peers.clear();

@@ -149,6 +149,21 @@ pub fn download(opts: &DownloadOptions) -> Result<DownloadReport, CommandError> 
             );
         }
     };
+    if result.is_ok() && !names.is_empty() {
+        // One last status per torrent, so the totals are final.
+        client.send(Request::Status { id: None })?;
+        let mut fresh = BTreeSet::new();
+        while fresh.len() < names.len() {
+            match next_event(&client, interrupt)? {
+                Some(Event::Status(s)) => {
+                    downloaded.insert(s.id, s.downloaded);
+                    fresh.insert(s.id);
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+    }
     shutdown(client);
     result.map(|()| DownloadReport {
         torrents: names.into_values().collect(),
