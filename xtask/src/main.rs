@@ -3,10 +3,13 @@
 //! Tasks:
 //! * `bench create [--size-mib N] [--runs N] [--out FILE]` — see [`bench_create`].
 //! * `bench tracker --freshet BIN [--rounds N]` — see [`bench_tracker`] (run inside `unshare --net`).
+//! * `bench swarm [--size-mib N] [--rounds N] [--seeder libtorrent|freshet|both]` — see
+//!   [`bench_swarm`] (re-executes itself inside `unshare --net`).
 
 use anyhow::{Result, bail};
 
 mod bench_create;
+mod bench_swarm;
 mod bench_tracker;
 
 fn main() -> Result<()> {
@@ -18,12 +21,13 @@ fn main() -> Result<()> {
         .as_slice()
     {
         ["bench", "create", rest @ ..] => bench_create::run(rest),
+        ["bench", "swarm", ..] => bench_swarm::run(&args[2..]),
         ["bench-tracker", ..] | ["bench", "tracker", ..] => {
             let skip = if args[0] == "bench" { 2 } else { 1 };
             bench_tracker::run(&args[skip..])
         }
         _ => bail!(
-            "usage: cargo xtask bench create [--size-mib N] [--runs N] [--out FILE]\n       cargo xtask bench tracker --freshet BIN [--rounds N]"
+            "usage: cargo xtask bench create [--size-mib N] [--runs N] [--out FILE]\n       cargo xtask bench tracker --freshet BIN [--rounds N]\n       cargo xtask bench swarm [--size-mib N] [--rounds N] [--seeder libtorrent|freshet|both]"
         ),
     }
 }
