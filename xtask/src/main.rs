@@ -5,12 +5,14 @@
 //! * `bench tracker --freshet BIN [--rounds N]` — see [`bench_tracker`] (run inside `unshare --net`).
 //! * `bench swarm [--size-mib N] [--rounds N] [--seeder libtorrent|freshet|both]` — see
 //!   [`bench_swarm`] (re-executes itself inside `unshare --net`).
+//! * `fuzz [--seconds N] [--target NAME]` — seeds and runs every `cargo fuzz` target, see [`fuzz`].
 
 use anyhow::{Result, bail};
 
 mod bench_create;
 mod bench_swarm;
 mod bench_tracker;
+mod fuzz;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,12 +24,13 @@ fn main() -> Result<()> {
     {
         ["bench", "create", rest @ ..] => bench_create::run(rest),
         ["bench", "swarm", ..] => bench_swarm::run(&args[2..]),
+        ["fuzz", ..] => fuzz::run(&args[1..]),
         ["bench-tracker", ..] | ["bench", "tracker", ..] => {
             let skip = if args[0] == "bench" { 2 } else { 1 };
             bench_tracker::run(&args[skip..])
         }
         _ => bail!(
-            "usage: cargo xtask bench create [--size-mib N] [--runs N] [--out FILE]\n       cargo xtask bench tracker --freshet BIN [--rounds N]\n       cargo xtask bench swarm [--size-mib N] [--rounds N] [--seeder libtorrent|freshet|both]"
+            "usage: cargo xtask bench create [--size-mib N] [--runs N] [--out FILE]\n       cargo xtask bench tracker --freshet BIN [--rounds N]\n       cargo xtask bench swarm [--size-mib N] [--rounds N] [--seeder libtorrent|freshet|both]\n       cargo xtask fuzz [--seconds N] [--target NAME]"
         ),
     }
 }
