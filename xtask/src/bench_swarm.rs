@@ -815,8 +815,11 @@ fn bench(opts: &Opts) -> Result<()> {
                 }
             }
         }
+        // libtorrent quits on "quit"; `freshet seed` shuts down cleanly on SIGINT.
         if let Some(mut w) = seeder.stdin.take() {
             let _ = writeln!(w, "quit");
+        } else {
+            let _ = kill(Pid::from_raw(seeder.proc.pid() as i32), Signal::SIGINT);
         }
         let _ = seeder.proc.wait_for(Duration::from_secs(10));
         drop(seeder);
