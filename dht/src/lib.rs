@@ -60,17 +60,20 @@ pub use krpc::{
     Response, TransactionId, decode_addr, encode_addr,
 };
 
-//mod routing;
-//pub use routing::{Bucket, InsertOutcome, NodeEntry, NodeStatus, RoutingTable, K};
+mod routing;
+pub use routing::{
+    BAD_AFTER_FAILURES, Bucket, GOOD_FOR, InsertOutcome, K, NodeEntry, NodeStatus, REFRESH_AFTER,
+    RoutingTable,
+};
 
-//mod token;
-//pub use token::{Token, TokenSecrets};
+mod token;
+pub use token::{ROTATE_EVERY, Token, TokenSecrets};
 
-//mod peers;
-//pub use peers::PeerStore;
+mod peers;
+pub use peers::{PEER_TTL, PeerStore};
 
-//mod lookup;
-//pub use lookup::{Lookup, LookupKind, ALPHA};
+mod lookup;
+pub use lookup::{ALPHA, Lookup, LookupKind, MAX_CANDIDATES, MAX_QUERIES};
 
 //mod node;
 //pub use node::{Config, Dht, Event, LookupId};
