@@ -42,6 +42,12 @@ pub mod tracker_server;
 
 pub mod commands;
 
+mod maker;
+pub use maker::{
+    MAX_PIECE_SIZE_LOG2, MIN_PIECE_SIZE_LOG2, MakeError, MakeTorrent, MakerControl, MakerHandle,
+    MakerReply, TorrentMaker, make,
+};
+
 mod session;
 pub use session::{
     Activity, AddOptions, ClientGone, ClientHandle, Config, Control, DataOnClose, Event, Request,
