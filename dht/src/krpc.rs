@@ -197,11 +197,15 @@ impl Message {
     /// Decodes one UDP payload. Never panics; allocation is bounded by the packet length.
     pub fn decode(packet: &[u8]) -> Result<Self, DecodeError> {
         if packet.len() > MAX_PACKET_LEN {
-            return Err(DecodeError::TooLarge { len: packet.len(), max: MAX_PACKET_LEN });
+            return Err(DecodeError::TooLarge {
+                len: packet.len(),
+                max: MAX_PACKET_LEN,
+            });
         }
-        let mut opts = DecodeOptions::default();
-        opts.max_depth = MAX_DEPTH;
-        opts.max_items = MAX_ITEMS;
+        let opts = DecodeOptions {
+            max_depth: MAX_DEPTH,
+            max_items: MAX_ITEMS,
+        };
         let value = opts.decode(packet)?;
         let top = value.as_dict().ok_or(DecodeError::WrongType {
             msg: "message",
@@ -215,7 +219,13 @@ impl Message {
         let read_only = match opt_int(top, M, "ro")? {
             None | Some(0) => false,
             Some(1) => true,
-            Some(got) => return Err(DecodeError::OutOfRange { msg: M, key: "ro", got }),
+            Some(got) => {
+                return Err(DecodeError::OutOfRange {
+                    msg: M,
+                    key: "ro",
+                    got,
+                });
+            }
         };
         let your_ip = match opt_bytes(top, M, "ip")? {
             None => None,
@@ -233,7 +243,13 @@ impl Message {
             b"e" => Body::Error(decode_error(top)?),
             other => return Err(DecodeError::UnknownType(lossy(other))),
         };
-        Ok(Self { transaction_id, version, read_only, your_ip, body })
+        Ok(Self {
+            transaction_id,
+            version,
+            read_only,
+            your_ip,
+            body,
+        })
     }
 
     /// Appends the canonical bencoding of this message to `out`.
@@ -342,7 +358,13 @@ impl Query {
                 write_bytes(out, b"info_hash");
                 write_bytes(out, info_hash.as_bytes());
             }
-            Self::AnnouncePeer { info_hash, port, token, implied_port, .. } => {
+            Self::AnnouncePeer {
+                info_hash,
+                port,
+                token,
+                implied_port,
+                ..
+            } => {
                 if let Some(ip) = implied_port {
                     write_bytes(out, b"implied_port");
                     write_int(out, i64::from(*ip));
@@ -362,7 +384,13 @@ impl Query {
 impl Response {
     /// A response carrying only the responder's id (ping, announce_peer).
     pub fn with_id(id: NodeId) -> Self {
-        Self { id, nodes: Vec::new(), nodes6: Vec::new(), values: Vec::new(), token: None }
+        Self {
+            id,
+            nodes: Vec::new(),
+            nodes6: Vec::new(),
+            values: Vec::new(),
+            token: None,
+        }
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -431,12 +459,18 @@ pub fn decode_addr(b: &[u8]) -> Option<SocketAddr> {
     match b.len() {
         6 => {
             let ip = Ipv4Addr::new(b[0], b[1], b[2], b[3]);
-            Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be_bytes([b[4], b[5]])))
+            Some(SocketAddr::new(
+                IpAddr::V4(ip),
+                u16::from_be_bytes([b[4], b[5]]),
+            ))
         }
         18 => {
             let mut o = [0u8; 16];
             o.copy_from_slice(&b[..16]);
-            Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(o)), u16::from_be_bytes([b[16], b[17]])))
+            Some(SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::from(o)),
+                u16::from_be_bytes([b[16], b[17]]),
+            ))
         }
         _ => None,
     }
@@ -460,17 +494,32 @@ fn decode_query(top: &Dict<'_>, t: &TransactionId) -> Result<Query, DecodeError>
     let id = req_id(a, msg, "id")?;
     Ok(match q {
         b"ping" => Query::Ping { id },
-        b"find_node" => Query::FindNode { id, target: req_id(a, msg, "target")? },
-        b"get_peers" => Query::GetPeers { id, info_hash: InfoHashV1(req_id(a, msg, "info_hash")?.0) },
+        b"find_node" => Query::FindNode {
+            id,
+            target: req_id(a, msg, "target")?,
+        },
+        b"get_peers" => Query::GetPeers {
+            id,
+            info_hash: InfoHashV1(req_id(a, msg, "info_hash")?.0),
+        },
         _ => {
             let port = req_int(a, msg, "port")?;
-            let port = u16::try_from(port)
-                .map_err(|_| DecodeError::OutOfRange { msg, key: "port", got: port })?;
+            let port = u16::try_from(port).map_err(|_| DecodeError::OutOfRange {
+                msg,
+                key: "port",
+                got: port,
+            })?;
             let implied_port = match opt_int(a, msg, "implied_port")? {
                 None => None,
                 Some(0) => Some(false),
                 Some(1) => Some(true),
-                Some(got) => return Err(DecodeError::OutOfRange { msg, key: "implied_port", got }),
+                Some(got) => {
+                    return Err(DecodeError::OutOfRange {
+                        msg,
+                        key: "implied_port",
+                        got,
+                    });
+                }
             };
             Query::AnnouncePeer {
                 id,
@@ -555,12 +604,20 @@ fn decode_response(top: &Dict<'_>) -> Result<Response, DecodeError> {
             out
         }
     };
-    Ok(Response { id, nodes, nodes6, values, token })
+    Ok(Response {
+        id,
+        nodes,
+        nodes6,
+        values,
+        token,
+    })
 }
 
 fn decode_error(top: &Dict<'_>) -> Result<ErrorBody, DecodeError> {
     const M: &str = "error";
-    let v = top.get(b"e").ok_or(DecodeError::MissingKey { msg: M, key: "e" })?;
+    let v = top
+        .get(b"e")
+        .ok_or(DecodeError::MissingKey { msg: M, key: "e" })?;
     let list = v.as_list().ok_or(DecodeError::WrongType {
         msg: M,
         key: "e",
@@ -570,7 +627,10 @@ fn decode_error(top: &Dict<'_>) -> Result<ErrorBody, DecodeError> {
     let code = list.get(0).and_then(Value::as_int);
     let message = list.get(1).and_then(Value::as_bytes);
     match (code, message, list.len()) {
-        (Some(code), Some(message), 2) => Ok(ErrorBody { code, message: message.to_vec() }),
+        (Some(code), Some(message), 2) => Ok(ErrorBody {
+            code,
+            message: message.to_vec(),
+        }),
         _ => Err(DecodeError::BadLength {
             msg: M,
             key: "e",
@@ -589,7 +649,12 @@ fn check_multiple(
     if b.len() % unit == 0 {
         Ok(())
     } else {
-        Err(DecodeError::BadLength { msg: "response", key, expected, got: b.len() })
+        Err(DecodeError::BadLength {
+            msg: "response",
+            key,
+            expected,
+            got: b.len(),
+        })
     }
 }
 
@@ -598,7 +663,9 @@ fn req_dict<'d, 'a>(
     msg: &'static str,
     key: &'static str,
 ) -> Result<&'d Dict<'a>, DecodeError> {
-    let v = d.get(key.as_bytes()).ok_or(DecodeError::MissingKey { msg, key })?;
+    let v = d
+        .get(key.as_bytes())
+        .ok_or(DecodeError::MissingKey { msg, key })?;
     v.as_dict().ok_or(DecodeError::WrongType {
         msg,
         key,
@@ -649,7 +716,12 @@ fn req_int(d: &Dict<'_>, msg: &'static str, key: &'static str) -> Result<i64, De
 
 fn req_id(d: &Dict<'_>, msg: &'static str, key: &'static str) -> Result<NodeId, DecodeError> {
     let b = req_bytes(d, msg, key)?;
-    NodeId::from_slice(b).ok_or(DecodeError::BadLength { msg, key, expected: "20", got: b.len() })
+    NodeId::from_slice(b).ok_or(DecodeError::BadLength {
+        msg,
+        key,
+        expected: "20",
+        got: b.len(),
+    })
 }
 
 fn lossy(b: &[u8]) -> String {

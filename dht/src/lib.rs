@@ -26,14 +26,14 @@
 //! let mut now = Instant::now();
 //! let a_addr: SocketAddr = "10.0.0.1:6881".parse().unwrap();
 //! let b_addr: SocketAddr = "10.0.0.2:6881".parse().unwrap();
-//! let mut a = Dht::new(Config { rng_seed: Some([1; 32]), ..Config::default() });
-//! let mut b = Dht::new(Config { rng_seed: Some([2; 32]), ..Config::default() });
+//! let mut a = Dht::new(now, Config { rng_seed: Some([1; 32]), ..Config::default() });
+//! let mut b = Dht::new(now, Config { rng_seed: Some([2; 32]), ..Config::default() });
 //! let hash = InfoHashV1([0xab; 20]);
 //! b.bootstrap(now, &[a_addr]);
-//! b.announce(now, hash, 7000);
 //! // Deliver datagrams until both nodes are idle.
 //! let mut found = Vec::new();
 //! for round in 0..50 {
+//!     if round == 5 { b.announce(now, hash, 7000); }
 //!     if round == 10 { a.get_peers(now, hash); }
 //!     now += Duration::from_millis(10);
 //!     while let Some((to, bytes)) = a.poll_transmit() { if to == b_addr { b.handle_packet(now, a_addr, &bytes); } }
@@ -75,5 +75,5 @@ pub use peers::{PEER_TTL, PeerStore};
 mod lookup;
 pub use lookup::{ALPHA, Lookup, LookupKind, MAX_CANDIDATES, MAX_QUERIES};
 
-//mod node;
-//pub use node::{Config, Dht, Event, LookupId};
+mod node;
+pub use node::{Config, Dht, Event, LookupId};

@@ -76,13 +76,20 @@ impl Lookup {
             target,
             kind,
             candidates: BTreeMap::new(),
-            seeds: seeds.into_iter().map(|addr| Seed { addr, state: State::Fresh }).collect(),
+            seeds: seeds
+                .into_iter()
+                .map(|addr| Seed {
+                    addr,
+                    state: State::Fresh,
+                })
+                .collect(),
             queries: 0,
         };
         for (id, addr) in known {
             l.add_candidate(id, addr, 1);
         }
-        l.seeds.retain(|s| !l.candidates.values().any(|c| c.addr == s.addr));
+        l.seeds
+            .retain(|s| !l.candidates.values().any(|c| c.addr == s.addr));
         l
     }
 
@@ -117,7 +124,12 @@ impl Lookup {
                 out.push((None, s.addr, 1));
             }
         }
-        for c in self.candidates.values_mut().filter(|c| c.state != State::Failed).take(K) {
+        for c in self
+            .candidates
+            .values_mut()
+            .filter(|c| c.state != State::Failed)
+            .take(K)
+        {
             if in_flight >= ALPHA || self.queries >= MAX_QUERIES {
                 break;
             }
@@ -158,10 +170,18 @@ impl Lookup {
 
     /// Records that the query to `addr` failed (timeout or error reply).
     pub fn on_failure(&mut self, addr: SocketAddr) {
-        for s in self.seeds.iter_mut().filter(|s| s.addr == addr && s.state == State::InFlight) {
+        for s in self
+            .seeds
+            .iter_mut()
+            .filter(|s| s.addr == addr && s.state == State::InFlight)
+        {
             s.state = State::Failed;
         }
-        for c in self.candidates.values_mut().filter(|c| c.addr == addr && c.state == State::InFlight) {
+        for c in self
+            .candidates
+            .values_mut()
+            .filter(|c| c.addr == addr && c.state == State::InFlight)
+        {
             c.state = State::Failed;
         }
     }
@@ -209,12 +229,22 @@ impl Lookup {
 
     /// The hop of the candidate at `addr`, if known.
     pub fn hop_of(&self, addr: SocketAddr) -> Option<u32> {
-        self.candidates.values().find(|c| c.addr == addr).map(|c| c.hop)
+        self.candidates
+            .values()
+            .find(|c| c.addr == addr)
+            .map(|c| c.hop)
     }
 
     fn in_flight(&self) -> usize {
-        self.seeds.iter().filter(|s| s.state == State::InFlight).count()
-            + self.candidates.values().filter(|c| c.state == State::InFlight).count()
+        self.seeds
+            .iter()
+            .filter(|s| s.state == State::InFlight)
+            .count()
+            + self
+                .candidates
+                .values()
+                .filter(|c| c.state == State::InFlight)
+                .count()
     }
 
     fn add_candidate(&mut self, id: NodeId, addr: SocketAddr, hop: u32) {
@@ -237,7 +267,16 @@ impl Lookup {
                 _ => return,
             }
         }
-        self.candidates.insert(d, Candidate { id, addr, state: State::Fresh, hop, token: None });
+        self.candidates.insert(
+            d,
+            Candidate {
+                id,
+                addr,
+                state: State::Fresh,
+                hop,
+                token: None,
+            },
+        );
     }
 }
 
@@ -253,10 +292,18 @@ mod tests {
 
     #[test]
     fn keeps_alpha_in_flight_and_queries_closest_first() {
-        let mut l = Lookup::new(NodeId([0; 20]), LookupKind::FindNode, (1..=10).map(node), []);
+        let mut l = Lookup::new(
+            NodeId([0; 20]),
+            LookupKind::FindNode,
+            (1..=10).map(node),
+            [],
+        );
         let q = l.next_queries();
         assert_eq!(q.len(), ALPHA);
-        assert_eq!(q.iter().map(|x| x.1).collect::<Vec<_>>(), vec![node(1).1, node(2).1, node(3).1]);
+        assert_eq!(
+            q.iter().map(|x| x.1).collect::<Vec<_>>(),
+            vec![node(1).1, node(2).1, node(3).1]
+        );
         assert!(l.next_queries().is_empty(), "α already in flight");
         l.on_failure(node(1).1);
         assert_eq!(l.next_queries().len(), 1);
@@ -264,7 +311,12 @@ mod tests {
 
     #[test]
     fn terminates_when_k_closest_answered() {
-        let mut l = Lookup::new(NodeId([0; 20]), LookupKind::GetPeers, (1..=12).map(node), []);
+        let mut l = Lookup::new(
+            NodeId([0; 20]),
+            LookupKind::GetPeers,
+            (1..=12).map(node),
+            [],
+        );
         let mut rounds = 0;
         while !l.is_done() {
             rounds += 1;

@@ -20,7 +20,11 @@ pub struct PeerStore {
 impl PeerStore {
     /// An empty store keeping at most `max_per_hash` peers per torrent and `max_hashes` torrents.
     pub fn new(max_per_hash: usize, max_hashes: usize) -> Self {
-        Self { torrents: BTreeMap::new(), max_per_hash, max_hashes }
+        Self {
+            torrents: BTreeMap::new(),
+            max_per_hash,
+            max_hashes,
+        }
     }
 
     /// Records an announce. When a bound is hit, the entry expiring soonest is evicted; a new
@@ -47,7 +51,13 @@ impl PeerStore {
     pub fn peers(&self, now: Instant, info_hash: &InfoHashV1, max: usize) -> Vec<SocketAddr> {
         self.torrents
             .get(info_hash)
-            .map(|p| p.iter().filter(|(_, e)| **e > now).map(|(a, _)| *a).take(max).collect())
+            .map(|p| {
+                p.iter()
+                    .filter(|(_, e)| **e > now)
+                    .map(|(a, _)| *a)
+                    .take(max)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -76,13 +86,27 @@ mod tests {
         let mut s = PeerStore::new(3, 1);
         let h = InfoHashV1([1; 20]);
         for p in 1..=5u16 {
-            assert!(s.add(now + Duration::from_secs(u64::from(p)), h, SocketAddr::from(([10, 0, 0, 1], p))));
+            assert!(s.add(
+                now + Duration::from_secs(u64::from(p)),
+                h,
+                SocketAddr::from(([10, 0, 0, 1], p))
+            ));
         }
         let got = s.peers(now + Duration::from_secs(6), &h, 50);
         assert_eq!(got.len(), 3);
         assert!(got.iter().all(|a| a.port() >= 3), "oldest evicted: {got:?}");
-        assert!(!s.add(now, InfoHashV1([2; 20]), SocketAddr::from(([10, 0, 0, 1], 1))), "max_hashes");
-        assert!(s.peers(now + PEER_TTL + Duration::from_secs(10), &h, 50).is_empty());
+        assert!(
+            !s.add(
+                now,
+                InfoHashV1([2; 20]),
+                SocketAddr::from(([10, 0, 0, 1], 1))
+            ),
+            "max_hashes"
+        );
+        assert!(
+            s.peers(now + PEER_TTL + Duration::from_secs(10), &h, 50)
+                .is_empty()
+        );
         s.expire(now + PEER_TTL + Duration::from_secs(10));
         assert_eq!(s.torrent_count(), 0);
     }

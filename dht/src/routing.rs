@@ -88,7 +88,8 @@ impl NodeEntry {
         if self.failures >= BAD_AFTER_FAILURES {
             return NodeStatus::Bad;
         }
-        let recent = |t: Option<Instant>| t.is_some_and(|t| now.saturating_duration_since(t) < GOOD_FOR);
+        let recent =
+            |t: Option<Instant>| t.is_some_and(|t| now.saturating_duration_since(t) < GOOD_FOR);
         if recent(self.last_response) || (self.last_response.is_some() && recent(self.last_query)) {
             NodeStatus::Good
         } else {
@@ -116,8 +117,15 @@ impl Bucket {
 impl RoutingTable {
     /// An empty table for a node with id `own`; `now` starts every bucket's refresh clock.
     pub fn new(own: NodeId, now: Instant) -> Self {
-        let bucket = Bucket { nodes: Vec::new(), replacements: Vec::new(), last_changed: now };
-        Self { own, buckets: vec![bucket; 160] }
+        let bucket = Bucket {
+            nodes: Vec::new(),
+            replacements: Vec::new(),
+            last_changed: now,
+        };
+        Self {
+            own,
+            buckets: vec![bucket; 160],
+        }
     }
 
     /// Our own id.
@@ -161,7 +169,9 @@ impl RoutingTable {
         addr: SocketAddr,
         responded: bool,
     ) -> InsertOutcome {
-        let Some(idx) = self.own.bucket_index(&id) else { return InsertOutcome::OwnId };
+        let Some(idx) = self.own.bucket_index(&id) else {
+            return InsertOutcome::OwnId;
+        };
         let bucket = &mut self.buckets[idx];
         let touch = |n: &mut NodeEntry| {
             if responded {
@@ -180,14 +190,24 @@ impl RoutingTable {
             bucket.last_changed = now;
             return InsertOutcome::Updated;
         }
-        let mut entry = NodeEntry { id, addr, last_response: None, last_query: None, failures: 0 };
+        let mut entry = NodeEntry {
+            id,
+            addr,
+            last_response: None,
+            last_query: None,
+            failures: 0,
+        };
         touch(&mut entry);
         if bucket.nodes.len() < K {
             bucket.nodes.push(entry);
             bucket.last_changed = now;
             return InsertOutcome::Added;
         }
-        if let Some(pos) = bucket.nodes.iter().position(|n| n.status(now) == NodeStatus::Bad) {
+        if let Some(pos) = bucket
+            .nodes
+            .iter()
+            .position(|n| n.status(now) == NodeStatus::Bad)
+        {
             bucket.nodes[pos] = entry;
             bucket.last_changed = now;
             return InsertOutcome::Added;
@@ -220,9 +240,13 @@ impl RoutingTable {
     /// Records an unanswered query to `id`. A node that becomes bad is replaced by the freshest
     /// replacement, if any.
     pub fn mark_failed(&mut self, now: Instant, id: NodeId) {
-        let Some(idx) = self.own.bucket_index(&id) else { return };
+        let Some(idx) = self.own.bucket_index(&id) else {
+            return;
+        };
         let bucket = &mut self.buckets[idx];
-        let Some(pos) = bucket.nodes.iter().position(|n| n.id == id) else { return };
+        let Some(pos) = bucket.nodes.iter().position(|n| n.id == id) else {
+            return;
+        };
         bucket.nodes[pos].failures = bucket.nodes[pos].failures.saturating_add(1);
         if bucket.nodes[pos].status(now) == NodeStatus::Bad {
             if let Some(r) = bucket.replacements.pop() {
@@ -247,16 +271,22 @@ impl RoutingTable {
             .filter(|e| e.status(now) != NodeStatus::Bad)
             .map(|e| (e.id.distance(target), e))
             .collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all.sort_by_key(|a| a.0);
         all.into_iter().take(n).map(|(_, e)| e.clone()).collect()
     }
 
     /// Indices of non-empty-neighbourhood buckets not changed for [`REFRESH_AFTER`]. Only
     /// buckets up to the deepest non-empty one are considered (deeper ones cannot fill).
     pub fn buckets_to_refresh(&self, now: Instant) -> Vec<usize> {
-        let deepest = self.buckets.iter().rposition(|b| !b.nodes.is_empty()).unwrap_or(0);
+        let deepest = self
+            .buckets
+            .iter()
+            .rposition(|b| !b.nodes.is_empty())
+            .unwrap_or(0);
         (0..=deepest)
-            .filter(|&i| now.saturating_duration_since(self.buckets[i].last_changed) >= REFRESH_AFTER)
+            .filter(|&i| {
+                now.saturating_duration_since(self.buckets[i].last_changed) >= REFRESH_AFTER
+            })
             .collect()
     }
 
@@ -270,7 +300,10 @@ impl RoutingTable {
     /// The earliest instant at which some bucket needs a refresh.
     pub fn next_refresh(&self) -> Option<Instant> {
         let deepest = self.buckets.iter().rposition(|b| !b.nodes.is_empty())?;
-        self.buckets[..=deepest].iter().map(|b| b.last_changed + REFRESH_AFTER).min()
+        self.buckets[..=deepest]
+            .iter()
+            .map(|b| b.last_changed + REFRESH_AFTER)
+            .min()
     }
 
     fn find_mut(&mut self, id: &NodeId) -> Option<&mut NodeEntry> {
@@ -304,10 +337,16 @@ mod tests {
         let now = t0();
         let mut t = RoutingTable::new(NodeId([0; 20]), now);
         for i in 0..K as u8 {
-            assert_eq!(t.insert(now, id_in_bucket0(i), addr(i), true), InsertOutcome::Added);
+            assert_eq!(
+                t.insert(now, id_in_bucket0(i), addr(i), true),
+                InsertOutcome::Added
+            );
         }
         // All good: a newcomer is rejected (kept as a replacement).
-        assert_eq!(t.insert(now, id_in_bucket0(100), addr(100), true), InsertOutcome::Rejected);
+        assert_eq!(
+            t.insert(now, id_in_bucket0(100), addr(100), true),
+            InsertOutcome::Rejected
+        );
         // 16 minutes later they are questionable: ping the least recently seen.
         let later = now + Duration::from_secs(16 * 60);
         t.mark_responded(later, id_in_bucket0(0));
@@ -329,7 +368,10 @@ mod tests {
         }
         t.insert(now, id_in_bucket0(50), addr(50), true);
         t.mark_failed(now, id_in_bucket0(3));
-        assert_eq!(t.get(&id_in_bucket0(3)).map(|n| n.status(now)), Some(NodeStatus::Good));
+        assert_eq!(
+            t.get(&id_in_bucket0(3)).map(|n| n.status(now)),
+            Some(NodeStatus::Good)
+        );
         t.mark_failed(now, id_in_bucket0(3));
         assert!(t.get(&id_in_bucket0(3)).is_none());
         assert!(t.get(&id_in_bucket0(50)).is_some());
@@ -350,7 +392,10 @@ mod tests {
         let c = t.closest(now, &NodeId(target), 3);
         let firsts: Vec<u8> = c.iter().map(|n| n.id.0[0]).collect();
         assert_eq!(firsts[0], 5);
-        assert!(c.windows(2).all(|w| w[0].id.distance(&NodeId(target)) < w[1].id.distance(&NodeId(target))));
+        assert!(
+            c.windows(2)
+                .all(|w| w[0].id.distance(&NodeId(target)) < w[1].id.distance(&NodeId(target)))
+        );
     }
 
     #[test]

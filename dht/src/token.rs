@@ -30,7 +30,11 @@ impl TokenSecrets {
     pub fn new(now: Instant, rng: &mut impl Rng) -> Self {
         let mut current = [0u8; 20];
         rng.fill(&mut current);
-        Self { current, previous: current, next_rotation: now + ROTATE_EVERY }
+        Self {
+            current,
+            previous: current,
+            next_rotation: now + ROTATE_EVERY,
+        }
     }
 
     /// The token for a querier at `ip`.
@@ -84,7 +88,10 @@ mod tests {
         let ip: IpAddr = "10.1.2.3".parse().unwrap();
         let t = s.token_for(ip);
         assert!(s.is_valid(ip, &t.0));
-        assert!(!s.is_valid("10.1.2.4".parse().unwrap(), &t.0), "bound to the ip");
+        assert!(
+            !s.is_valid("10.1.2.4".parse().unwrap(), &t.0),
+            "bound to the ip"
+        );
         s.handle_timeout(now + Duration::from_secs(1), &mut rng);
         assert!(s.is_valid(ip, &t.0), "early call is harmless");
         s.handle_timeout(now + ROTATE_EVERY, &mut rng);
