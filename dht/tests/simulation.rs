@@ -81,7 +81,7 @@ impl Net {
             }
             let latency = Duration::from_millis(self.rng.random_range(5..50));
             self.seq += 1;
-            self.wire.push(Reverse((
+            self.wire.push(Reverse(InFlight(
                 self.now + latency,
                 self.seq,
                 self.addrs[i],
