@@ -107,7 +107,7 @@ pub use storage::{
 
 mod torrent;
 pub use torrent::{
-    AddPeerError, Config, FastExtension, PeerInfo, PeerStats, Start, Stats, Torrent,
+    AddPeerError, BanPolicy, Config, FastExtension, PeerInfo, PeerStats, Start, Stats, Torrent,
 };
 
 pub use freshet_peerwire::{BlockRef, Message, PieceIndex};

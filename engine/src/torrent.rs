@@ -8,7 +8,7 @@ mod peer;
 mod timer;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sha1::{Digest, Sha1};
 
-pub use config::{AddPeerError, Config, FastExtension, PeerInfo, PeerStats, Start, Stats};
+pub use config::{
+    AddPeerError, BanPolicy, Config, FastExtension, PeerInfo, PeerStats, Start, Stats,
+};
 
 use crate::rate::RateWindow;
 use crate::{
@@ -74,7 +76,8 @@ pub struct Torrent {
     /// Per failed piece: for each block, who sent which SHA-1 (smart ban).
     failed_history: BTreeMap<PieceIndex, Vec<Vec<BlockWitness>>>,
     banned_ids: BTreeSet<[u8; 20]>,
-    banned_ips: BTreeSet<IpAddr>,
+    /// Banned addresses, keyed by [`BanPolicy::key`].
+    banned_addrs: BTreeSet<SocketAddr>,
     phase: Phase,
     stats: Stats,
     optimistic: Option<PeerKey>,
@@ -132,7 +135,7 @@ impl Torrent {
             pending: BTreeMap::new(),
             failed_history: BTreeMap::new(),
             banned_ids: BTreeSet::new(),
-            banned_ips: BTreeSet::new(),
+            banned_addrs: BTreeSet::new(),
             phase: Phase::Active,
             stats: Stats::default(),
             optimistic: None,
@@ -294,7 +297,9 @@ impl Torrent {
             return Err(AddPeerError::Stopped);
         }
         if info.id.is_some_and(|id| self.banned_ids.contains(&id.0))
-            || info.addr.is_some_and(|a| self.banned_ips.contains(&a.ip()))
+            || info
+                .addr
+                .is_some_and(|a| self.banned_addrs.contains(&self.config.ban_policy.key(a)))
         {
             return Err(AddPeerError::Banned);
         }
@@ -530,29 +535,35 @@ impl Torrent {
                 self.check_both_seeding(peer);
             }
             Message::Bitfield(bf) => {
-                if !first {
-                    return self.misbehaved(peer, "bitfield after the first message");
-                }
                 let n = self.geometry.num_pieces();
                 let Some(set) = PieceSet::from_bitfield_bytes(bf.as_wire(), n) else {
                     return self.misbehaved(peer, "bitfield length or spare bits");
                 };
-                self.set_peer_pieces(now, peer, set);
+                if first {
+                    self.set_peer_pieces(now, peer, set);
+                } else {
+                    // Some clients (aria2 1.36) resend their bitfield later on; like libtorrent
+                    // we take it as a batch of `have`s (pieces are never un-had).
+                    self.add_late_pieces(now, peer, &set);
+                }
             }
             Message::HaveAll | Message::HaveNone => {
                 if !fast {
                     return self.misbehaved(peer, "fast message without the fast extension");
                 }
-                if !first {
-                    return self.misbehaved(peer, "have-all/none after the first message");
-                }
                 let n = self.geometry.num_pieces();
-                let set = if matches!(message, Message::HaveAll) {
-                    PieceSet::full(n)
-                } else {
-                    PieceSet::new(n)
-                };
-                self.set_peer_pieces(now, peer, set);
+                let all = matches!(message, Message::HaveAll);
+                if first {
+                    let set = if all {
+                        PieceSet::full(n)
+                    } else {
+                        PieceSet::new(n)
+                    };
+                    self.set_peer_pieces(now, peer, set);
+                } else if all {
+                    // A late have-all: every piece as a `have`. A late have-none says nothing.
+                    self.add_late_pieces(now, peer, &PieceSet::full(n));
+                }
             }
             Message::Request(block) => self.on_request(peer, block, fast),
             Message::Cancel(block) => {
@@ -725,7 +736,7 @@ impl Torrent {
                 self.banned_ids.insert(id.0);
             }
             if let Some(a) = p.info.addr {
-                self.banned_ips.insert(a.ip());
+                self.banned_addrs.insert(self.config.ban_policy.key(a));
             }
             self.actions
                 .push_back(Action::Event(Event::PeerBanned(peer)));
@@ -767,6 +778,34 @@ impl Torrent {
         }
         self.check_both_seeding(peer);
         self.fill_requests(now, peer);
+    }
+
+    /// Pieces a peer announced after its first message (a late bitfield or have-all): each
+    /// new one counts as a `have`; interest and requests are updated once for the batch.
+    fn add_late_pieces(&mut self, now: Instant, peer: PeerKey, set: &PieceSet) {
+        let downloading = self.is_downloading();
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if p.seed {
+            return;
+        }
+        let mut added = false;
+        for piece in set.iter() {
+            if p.has.insert(piece) {
+                self.tracker.inc_availability(piece);
+                added = true;
+            }
+        }
+        if !added {
+            return;
+        }
+        if downloading && !p.am_interested && self.tracker.wants_any_of(&p.has) {
+            p.am_interested = true;
+            self.send(peer, Message::Interested);
+        }
+        self.fill_requests(now, peer);
+        self.check_both_seeding(peer);
     }
 
     fn check_both_seeding(&mut self, peer: PeerKey) {

@@ -36,6 +36,8 @@ pub struct Config {
     pub max_incoming_requests: usize,
     /// A peer involved in this many failed pieces is banned.
     pub ban_after_failures: u32,
+    /// What a ban covers besides the peer id: the whole IP address or the exact address.
+    pub ban_policy: BanPolicy,
     /// Pieces picked at random before rarest-first starts.
     pub initial_random_pieces: u32,
     /// Whether the last blocks are requested from several peers.
@@ -63,11 +65,44 @@ impl Default for Config {
             max_pipeline: 500,
             max_incoming_requests: 500,
             ban_after_failures: 2,
+            ban_policy: BanPolicy::ByIp,
             initial_random_pieces: 4,
             endgame: Endgame::Enabled,
             allowed_fast_count: 10,
             check_parallelism: 4,
             resume_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Which addresses a ban covers (a banned peer id is always refused as well).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum BanPolicy {
+    /// Every port of the banned peer's IP address (the usual choice on the internet).
+    #[default]
+    ByIp,
+    /// Only the banned peer's exact IP address and port: for local swarms, where every peer
+    /// shares one address such as 127.0.0.1.
+    ByAddr,
+    /// [`BanPolicy::ByAddr`] for loopback addresses, [`BanPolicy::ByIp`] for all others.
+    ByAddrOnLoopback,
+}
+
+impl BanPolicy {
+    /// The key a ban of a peer at `addr` is stored under: `addr` with port 0 when the whole
+    /// IP address is banned, else `addr` itself.
+    #[must_use]
+    pub fn key(self, addr: SocketAddr) -> SocketAddr {
+        let exact = match self {
+            Self::ByIp => false,
+            Self::ByAddr => true,
+            Self::ByAddrOnLoopback => addr.ip().is_loopback(),
+        };
+        if exact {
+            addr
+        } else {
+            SocketAddr::new(addr.ip(), 0)
         }
     }
 }

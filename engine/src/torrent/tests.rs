@@ -202,27 +202,6 @@ fn downloads_verifies_and_announces_a_piece() {
 }
 
 #[test]
-fn rejects_bitfield_after_the_first_message() {
-    let (g, _) = setup();
-    let now = t0();
-    let st = MemoryStorage::new(Arc::clone(&g));
-    let mut t = Torrent::new(g, config(), Start::Empty, now);
-    let k = t.add_peer(now, fast_peer(1)).unwrap();
-    drive(&mut t, &st, now);
-    t.handle_message(now, k, Message::HaveNone);
-    t.handle_message(now, k, Message::Bitfield(Bitfield::new(3)));
-    let acts = drive(&mut t, &st, now);
-    assert!(matches!(
-        acts.last(),
-        Some(Action::Disconnect {
-            reason: DisconnectReason::PeerMisbehaved(_),
-            ..
-        })
-    ));
-    assert_eq!(t.stats().peers, 0);
-}
-
-#[test]
 fn rejects_have_with_out_of_range_index() {
     let (g, _) = setup();
     let now = t0();
@@ -324,17 +303,18 @@ fn rejects_requests_while_choked() {
     ));
 }
 
-#[test]
-fn corrupt_sole_sender_is_banned_after_repeated_failures_and_stays_banned() {
-    let (g, data) = setup();
-    let now = t0();
-    let st = MemoryStorage::new(Arc::clone(&g));
-    let mut t = Torrent::new(Arc::clone(&g), config(), Start::Empty, now);
-    let k = t.add_peer(now, fast_peer(7)).unwrap();
-    drive(&mut t, &st, now);
+/// Answers every request `k` gets with corrupt blocks until the engine bans it; returns the
+/// hash failures seen and the actions of the last round.
+fn feed_corrupt_until_banned(
+    t: &mut Torrent,
+    st: &dyn Storage,
+    data: &Bytes,
+    k: PeerKey,
+    now: Instant,
+) -> (usize, Vec<Action>) {
     t.handle_message(now, k, Message::HaveAll);
     t.handle_message(now, k, Message::Unchoke);
-    let mut acts = drive(&mut t, &st, now);
+    let mut acts = drive(t, st, now);
     let mut fails = 0;
     for _ in 0..4 {
         let reqs = requests(&sends_to(&acts, k));
@@ -347,7 +327,7 @@ fn corrupt_sole_sender_is_banned_after_repeated_failures_and_stays_banned() {
                 piece,
                 offset,
                 data: d,
-            } = piece_msg(&data, b)
+            } = piece_msg(data, b)
             else {
                 unreachable!()
             };
@@ -361,7 +341,7 @@ fn corrupt_sole_sender_is_banned_after_repeated_failures_and_stays_banned() {
                     data: bad,
                 },
             );
-            acts.extend(drive(&mut t, &st, now));
+            acts.extend(drive(t, st, now));
         }
         fails += acts
             .iter()
@@ -374,6 +354,18 @@ fn corrupt_sole_sender_is_banned_after_repeated_failures_and_stays_banned() {
             break;
         }
     }
+    (fails, acts)
+}
+
+#[test]
+fn corrupt_sole_sender_is_banned_after_repeated_failures_and_stays_banned() {
+    let (g, data) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut t = Torrent::new(Arc::clone(&g), config(), Start::Empty, now);
+    let k = t.add_peer(now, fast_peer(7)).unwrap();
+    drive(&mut t, &st, now);
+    let (fails, acts) = feed_corrupt_until_banned(&mut t, &st, &data, k, now);
     assert!(fails >= 2, "banned only after repeated failures");
     assert!(acts.iter().any(|a| matches!(
         a,
@@ -383,7 +375,127 @@ fn corrupt_sole_sender_is_banned_after_repeated_failures_and_stays_banned() {
         t.add_peer(now, fast_peer(7)).unwrap_err(),
         AddPeerError::Banned
     );
+    // The default policy bans the whole IP: another port and peer id there is refused too.
+    let mut other_port = fast_peer(8);
+    other_port.addr = Some(SocketAddr::from((Ipv4Addr::new(10, 0, 0, 7), 7000)));
+    assert_eq!(
+        t.add_peer(now, other_port).unwrap_err(),
+        AddPeerError::Banned
+    );
     assert!(t.have().is_empty());
+}
+
+/// A peer on `ip:port` with its own peer id.
+fn peer_at(ip: Ipv4Addr, port: u16, id: u8) -> PeerInfo {
+    PeerInfo {
+        addr: Some(SocketAddr::from((ip, port))),
+        ..fast_peer(id)
+    }
+}
+
+#[test]
+fn ban_by_addr_keeps_other_ports_of_the_same_ip() {
+    let (g, data) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let cfg = Config {
+        ban_policy: BanPolicy::ByAddrOnLoopback,
+        ..config()
+    };
+    let mut t = Torrent::new(Arc::clone(&g), cfg, Start::Empty, now);
+    let lo = Ipv4Addr::LOCALHOST;
+    let k = t.add_peer(now, peer_at(lo, 7001, 1)).unwrap();
+    drive(&mut t, &st, now);
+    let (fails, acts) = feed_corrupt_until_banned(&mut t, &st, &data, k, now);
+    assert!(fails >= 2);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Event(Event::PeerBanned(p)) if *p == k))
+    );
+    // The same ip:port (even under a new peer id) stays banned; the same peer id too.
+    assert_eq!(
+        t.add_peer(now, peer_at(lo, 7001, 2)).unwrap_err(),
+        AddPeerError::Banned
+    );
+    assert_eq!(
+        t.add_peer(now, peer_at(lo, 7009, 1)).unwrap_err(),
+        AddPeerError::Banned
+    );
+    // Other peers of a local swarm on 127.0.0.1 are still welcome.
+    let other = t.add_peer(now, peer_at(lo, 7002, 3)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, other, Message::HaveAll);
+    t.handle_message(now, other, Message::Unchoke);
+    let acts = drive(&mut t, &st, now);
+    assert!(!requests(&sends_to(&acts, other)).is_empty());
+}
+
+#[test]
+fn ban_policy_keys() {
+    let lo: SocketAddr = "127.0.0.1:7001".parse().unwrap();
+    let lo6: SocketAddr = "[::1]:7001".parse().unwrap();
+    let far: SocketAddr = "192.0.2.5:7001".parse().unwrap();
+    let ip_only = |a: SocketAddr| SocketAddr::new(a.ip(), 0);
+    assert_eq!(BanPolicy::default(), BanPolicy::ByIp);
+    for a in [lo, lo6, far] {
+        assert_eq!(BanPolicy::ByIp.key(a), ip_only(a));
+        assert_eq!(BanPolicy::ByAddr.key(a), a);
+    }
+    assert_eq!(BanPolicy::ByAddrOnLoopback.key(lo), lo);
+    assert_eq!(BanPolicy::ByAddrOnLoopback.key(lo6), lo6);
+    assert_eq!(BanPolicy::ByAddrOnLoopback.key(far), ip_only(far));
+}
+
+#[test]
+fn late_bitfield_and_have_all_count_as_haves() {
+    let (g, _) = setup();
+    let now = t0();
+    let st = MemoryStorage::new(Arc::clone(&g));
+    let mut t = Torrent::new(Arc::clone(&g), config(), Start::Empty, now);
+    let k = t.add_peer(now, fast_peer(1)).unwrap();
+    drive(&mut t, &st, now);
+    t.handle_message(now, k, Message::HaveNone);
+    t.handle_message(now, k, Message::Unchoke);
+    assert!(requests(&sends_to(&drive(&mut t, &st, now), k)).is_empty());
+
+    // A bitfield after other messages (aria2 1.36 does this): piece 1 becomes available.
+    let mut one = PieceSet::new(3);
+    one.insert(PieceIndex(1));
+    let bf = Bitfield::from_wire_unchecked_len(&one.to_bitfield_bytes());
+    t.handle_message(now, k, Message::Bitfield(bf));
+    let acts = drive(&mut t, &st, now);
+    assert!(!acts.iter().any(|a| matches!(a, Action::Disconnect { .. })));
+    let msgs = sends_to(&acts, k);
+    assert!(msgs.contains(&Message::Interested));
+    let reqs = requests(&msgs);
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs.iter().all(|b| b.piece == PieceIndex(1)));
+
+    // A late have-none cannot take pieces away; it changes nothing.
+    t.handle_message(now, k, Message::HaveNone);
+    let acts = drive(&mut t, &st, now);
+    assert!(acts.is_empty(), "{acts:?}");
+
+    // A late have-all adds the remaining pieces.
+    t.handle_message(now, k, Message::HaveAll);
+    let reqs = requests(&sends_to(&drive(&mut t, &st, now), k));
+    let mut pieces: Vec<u32> = reqs.iter().map(|b| b.piece.0).collect();
+    pieces.dedup();
+    assert_eq!(pieces, vec![0, 2]);
+
+    // A late bitfield of the wrong length is still a protocol violation.
+    t.handle_message(
+        now,
+        k,
+        Message::Bitfield(Bitfield::from_wire_unchecked_len(&[0xff, 0xff])),
+    );
+    assert!(matches!(
+        drive(&mut t, &st, now).last(),
+        Some(Action::Disconnect {
+            reason: DisconnectReason::PeerMisbehaved(_),
+            ..
+        })
+    ));
 }
 
 #[test]
