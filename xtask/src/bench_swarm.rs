@@ -96,6 +96,8 @@ struct Sample {
     cpu_user: f64,
     cpu_sys: f64,
     max_rss_kib: u64,
+    /// Largest sum of `RssAnon` over the tree, polled every 50 ms (excludes file pages).
+    anon_kib: u64,
     load: String,
 }
 
@@ -304,6 +306,19 @@ fn descendants(pid: u32) -> Vec<u32> {
         }
     }
     out
+}
+
+/// Sum of `RssAnon` (KiB) over the descendants of `pid`.
+fn anon_rss_kib(pid: u32) -> u64 {
+    descendants(pid)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .filter_map(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("RssAnon:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .sum()
 }
 
 /// The work directory in `/dev/shm`, removed when dropped.
@@ -616,8 +631,14 @@ fn measure(
     let mut ttfb: Option<Instant> = None;
     let mut done: Option<Instant> = None;
     let mut next_dial = start + Duration::from_millis(300);
+    let mut anon_kib = 0u64;
+    let mut next_poll = start;
     while done.is_none() {
         let now = Instant::now();
+        if now >= next_poll {
+            anon_kib = anon_kib.max(anon_rss_kib(proc.pid()));
+            next_poll = now + Duration::from_millis(50);
+        }
         if now > deadline {
             bail!("{} did not complete within {:?}", kind.name(), opts.timeout);
         }
@@ -705,6 +726,7 @@ fn measure(
         cpu_user: user,
         cpu_sys: sys,
         max_rss_kib: rss as u64,
+        anon_kib,
         load: format!("{load_before} -> {load_after}"),
     })
 }
@@ -796,7 +818,7 @@ fn bench(opts: &Opts) -> Result<()> {
                 match measure(opts, kind, &mut seeder, &torrent, &original, w, &logs, &tag) {
                     Ok(s) => {
                         println!(
-                            "  round {round} {:<12} {:>7.2} s  ttfb {:>6}  exit {:>7.2} s  cpu {:>6.2}+{:>5.2} s  rss {:>7} KiB  load {}",
+                            "  round {round} {:<12} {:>7.2} s  ttfb {:>6}  exit {:>7.2} s  cpu {:>6.2}+{:>5.2} s  rss {:>7} KiB  anon {:>7} KiB  load {}",
                             s.leecher.name(),
                             s.secs,
                             s.ttfb.map_or("-".into(), |t| format!("{t:.2}")),
@@ -804,6 +826,7 @@ fn bench(opts: &Opts) -> Result<()> {
                             s.cpu_user,
                             s.cpu_sys,
                             s.max_rss_kib,
+                            s.anon_kib,
                             s.load
                         );
                         samples.push(s);
@@ -842,9 +865,12 @@ fn table(opts: &Opts, seeder: Kind, size: u64, samples: &[Sample], failures: &[S
     );
     let _ = writeln!(
         out,
-        "| leecher | n | seconds | MB/s | first byte s | MB/s after 1st byte | exited s | CPU s (user+sys) | CPU s/GiB | peak RSS MiB | time / lt | CPU / lt | RSS / lt |"
+        "| leecher | n | seconds | MB/s | first byte s | MB/s after 1st byte | exited s | CPU s (user+sys) | CPU s/GiB | peak RSS MiB | anon RSS MiB | time / lt | CPU / lt | RSS / lt |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     let med = |k: Kind, f: &dyn Fn(&Sample) -> Option<f64>| {
         median(
             samples
@@ -870,13 +896,15 @@ fn table(opts: &Opts, seeder: Kind, size: u64, samples: &[Sample], failures: &[S
         let user = med(k, &|s| Some(s.cpu_user));
         let sys = med(k, &|s| Some(s.cpu_sys));
         let rss = med(k, &|s| Some(s.max_rss_kib as f64));
+        let anon = med(k, &|s| Some(s.anon_kib as f64));
         let _ = writeln!(
             out,
-            "| {} | {n} | {secs:.2} | {:.1} | {ttfb:.2} | {steady:.1} | {exit:.2} | {cpu:.2} ({user:.2}+{sys:.2}) | {:.2} | {:.1} | {:.2} | {:.2} | {:.2} |",
+            "| {} | {n} | {secs:.2} | {:.1} | {ttfb:.2} | {steady:.1} | {exit:.2} | {cpu:.2} ({user:.2}+{sys:.2}) | {:.2} | {:.1} | {:.1} | {:.2} | {:.2} | {:.2} |",
             k.name(),
             size as f64 / secs / 1e6,
             cpu / gib,
             rss / 1024.0,
+            anon / 1024.0,
             secs / lt_secs,
             cpu / lt_cpu,
             rss / lt_rss,
