@@ -397,26 +397,7 @@ impl Response {
         out.push(b'd');
         write_bytes(out, b"id");
         write_bytes(out, self.id.as_bytes());
-        if !self.nodes.is_empty() {
-            let mut b = Vec::with_capacity(self.nodes.len() * NODE_V4_LEN);
-            for n in &self.nodes {
-                b.extend_from_slice(n.id.as_bytes());
-                b.extend_from_slice(&n.addr.ip().octets());
-                b.extend_from_slice(&n.addr.port().to_be_bytes());
-            }
-            write_bytes(out, b"nodes");
-            write_bytes(out, &b);
-        }
-        if !self.nodes6.is_empty() {
-            let mut b = Vec::with_capacity(self.nodes6.len() * NODE_V6_LEN);
-            for n in &self.nodes6 {
-                b.extend_from_slice(n.id.as_bytes());
-                b.extend_from_slice(&n.addr.ip().octets());
-                b.extend_from_slice(&n.addr.port().to_be_bytes());
-            }
-            write_bytes(out, b"nodes6");
-            write_bytes(out, &b);
-        }
+        write_nodes(out, &self.nodes, &self.nodes6);
         if let Some(t) = &self.token {
             write_bytes(out, b"token");
             write_bytes(out, t);
@@ -538,43 +519,11 @@ fn decode_response(top: &Dict<'_>) -> Result<Response, DecodeError> {
     let id = req_id(r, M, "id")?;
     let nodes = match opt_bytes(r, M, "nodes")? {
         None => Vec::new(),
-        Some(b) => {
-            check_multiple(b, NODE_V4_LEN, "nodes", "a multiple of 26")?;
-            b.chunks_exact(NODE_V4_LEN)
-                .map(|c| {
-                    let (id, a) = c.split_at(20);
-                    CompactNodeV4 {
-                        id: NodeId::from_slice(id).unwrap_or_default(),
-                        addr: SocketAddrV4::new(
-                            Ipv4Addr::new(a[0], a[1], a[2], a[3]),
-                            u16::from_be_bytes([a[4], a[5]]),
-                        ),
-                    }
-                })
-                .collect()
-        }
+        Some(b) => parse_nodes_v4(b, M)?,
     };
     let nodes6 = match opt_bytes(r, M, "nodes6")? {
         None => Vec::new(),
-        Some(b) => {
-            check_multiple(b, NODE_V6_LEN, "nodes6", "a multiple of 38")?;
-            b.chunks_exact(NODE_V6_LEN)
-                .map(|c| {
-                    let (id, a) = c.split_at(20);
-                    let mut o = [0u8; 16];
-                    o.copy_from_slice(&a[..16]);
-                    CompactNodeV6 {
-                        id: NodeId::from_slice(id).unwrap_or_default(),
-                        addr: SocketAddrV6::new(
-                            Ipv6Addr::from(o),
-                            u16::from_be_bytes([a[16], a[17]]),
-                            0,
-                            0,
-                        ),
-                    }
-                })
-                .collect()
-        }
+        Some(b) => parse_nodes_v6(b, M)?,
     };
     let token = opt_bytes(r, M, "token")?.map(<[u8]>::to_vec);
     let values = match r.get(b"values") {
@@ -640,9 +589,78 @@ fn decode_error(top: &Dict<'_>) -> Result<ErrorBody, DecodeError> {
     }
 }
 
+/// Parses compact IPv4 node infos (26 bytes each).
+pub(crate) fn parse_nodes_v4(
+    b: &[u8],
+    msg: &'static str,
+) -> Result<Vec<CompactNodeV4>, DecodeError> {
+    check_multiple(b, NODE_V4_LEN, msg, "nodes", "a multiple of 26")?;
+    Ok(b.chunks_exact(NODE_V4_LEN)
+        .map(|c| {
+            let (id, a) = c.split_at(20);
+            CompactNodeV4 {
+                id: NodeId::from_slice(id).unwrap_or_default(),
+                addr: SocketAddrV4::new(
+                    Ipv4Addr::new(a[0], a[1], a[2], a[3]),
+                    u16::from_be_bytes([a[4], a[5]]),
+                ),
+            }
+        })
+        .collect())
+}
+
+/// Parses compact IPv6 node infos (38 bytes each, BEP 32).
+pub(crate) fn parse_nodes_v6(
+    b: &[u8],
+    msg: &'static str,
+) -> Result<Vec<CompactNodeV6>, DecodeError> {
+    check_multiple(b, NODE_V6_LEN, msg, "nodes6", "a multiple of 38")?;
+    Ok(b.chunks_exact(NODE_V6_LEN)
+        .map(|c| {
+            let (id, a) = c.split_at(20);
+            let mut o = [0u8; 16];
+            o.copy_from_slice(&a[..16]);
+            CompactNodeV6 {
+                id: NodeId::from_slice(id).unwrap_or_default(),
+                addr: SocketAddrV6::new(
+                    Ipv6Addr::from(o),
+                    u16::from_be_bytes([a[16], a[17]]),
+                    0,
+                    0,
+                ),
+            }
+        })
+        .collect())
+}
+
+/// Writes compact node infos under `nodes`/`nodes6` keys (each omitted when empty).
+pub(crate) fn write_nodes(out: &mut Vec<u8>, nodes: &[CompactNodeV4], nodes6: &[CompactNodeV6]) {
+    if !nodes.is_empty() {
+        let mut b = Vec::with_capacity(nodes.len() * NODE_V4_LEN);
+        for n in nodes {
+            b.extend_from_slice(n.id.as_bytes());
+            b.extend_from_slice(&n.addr.ip().octets());
+            b.extend_from_slice(&n.addr.port().to_be_bytes());
+        }
+        write_bytes(out, b"nodes");
+        write_bytes(out, &b);
+    }
+    if !nodes6.is_empty() {
+        let mut b = Vec::with_capacity(nodes6.len() * NODE_V6_LEN);
+        for n in nodes6 {
+            b.extend_from_slice(n.id.as_bytes());
+            b.extend_from_slice(&n.addr.ip().octets());
+            b.extend_from_slice(&n.addr.port().to_be_bytes());
+        }
+        write_bytes(out, b"nodes6");
+        write_bytes(out, &b);
+    }
+}
+
 fn check_multiple(
     b: &[u8],
     unit: usize,
+    msg: &'static str,
     key: &'static str,
     expected: &'static str,
 ) -> Result<(), DecodeError> {
@@ -650,7 +668,7 @@ fn check_multiple(
         Ok(())
     } else {
         Err(DecodeError::BadLength {
-            msg: "response",
+            msg,
             key,
             expected,
             got: b.len(),
@@ -674,7 +692,7 @@ fn req_dict<'d, 'a>(
     })
 }
 
-fn opt_bytes<'a>(
+pub(crate) fn opt_bytes<'a>(
     d: &Dict<'a>,
     msg: &'static str,
     key: &'static str,
@@ -690,7 +708,7 @@ fn opt_bytes<'a>(
     }
 }
 
-fn req_bytes<'a>(
+pub(crate) fn req_bytes<'a>(
     d: &Dict<'a>,
     msg: &'static str,
     key: &'static str,
@@ -714,7 +732,11 @@ fn req_int(d: &Dict<'_>, msg: &'static str, key: &'static str) -> Result<i64, De
     opt_int(d, msg, key)?.ok_or(DecodeError::MissingKey { msg, key })
 }
 
-fn req_id(d: &Dict<'_>, msg: &'static str, key: &'static str) -> Result<NodeId, DecodeError> {
+pub(crate) fn req_id(
+    d: &Dict<'_>,
+    msg: &'static str,
+    key: &'static str,
+) -> Result<NodeId, DecodeError> {
     let b = req_bytes(d, msg, key)?;
     NodeId::from_slice(b).ok_or(DecodeError::BadLength {
         msg,

@@ -75,5 +75,8 @@ pub use peers::{PEER_TTL, PeerStore};
 mod lookup;
 pub use lookup::{ALPHA, Lookup, LookupKind, MAX_CANDIDATES, MAX_QUERIES};
 
+mod persist;
+pub use persist::SavedState;
+
 mod node;
 pub use node::{Config, Dht, Event, LookupId};

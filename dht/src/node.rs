@@ -10,8 +10,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::{
     Body, CompactNodeV4, CompactNodeV6, DecodeError, ErrorBody, InsertOutcome, K, Lookup,
-    LookupKind, Message, NodeId, PeerStore, Query, Response, RoutingTable, TokenSecrets,
-    TransactionId,
+    LookupKind, Message, NodeId, PeerStore, Query, Response, RoutingTable, SavedState,
+    TokenSecrets, TransactionId,
 };
 
 /// Node configuration.
@@ -35,6 +35,9 @@ pub struct Config {
     pub max_torrents: usize,
     /// Peers returned in one `get_peers` reply.
     pub max_values_per_reply: usize,
+    /// State saved by [`Dht::saved_state`] before a restart: its id is reused (unless `id` is
+    /// set) and its nodes seed the first bootstrap lookup.
+    pub saved_state: Option<SavedState>,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             max_peers_per_hash: 200,
             max_torrents: 10_000,
             max_values_per_reply: 50,
+            saved_state: None,
         }
     }
 }
@@ -148,7 +152,11 @@ impl Dht {
             Some(seed) => ChaCha8Rng::from_seed(seed),
             None => ChaCha8Rng::from_os_rng(),
         };
-        let id = config.id.unwrap_or_else(|| NodeId::random(&mut rng));
+        let saved_id = config.saved_state.as_ref().map(|s| s.id);
+        let id = config
+            .id
+            .or(saved_id)
+            .unwrap_or_else(|| NodeId::random(&mut rng));
         let tokens = TokenSecrets::new(now, &mut rng);
         let next_tid = rng.random();
         let mut dht = Self {
@@ -166,9 +174,16 @@ impl Dht {
             events: VecDeque::new(),
             next_expiry: now + PEER_EXPIRY_EVERY,
         };
-        if !dht.config.bootstrap.is_empty() {
+        let saved: Vec<(NodeId, SocketAddr)> = dht
+            .config
+            .saved_state
+            .take()
+            .map(|s| s.nodes)
+            .unwrap_or_default();
+        if !dht.config.bootstrap.is_empty() || !saved.is_empty() {
             let nodes = dht.config.bootstrap.clone();
-            dht.bootstrap(now, &nodes);
+            let lookup = Lookup::new(id, LookupKind::FindNode, saved, nodes);
+            dht.insert_lookup(now, lookup, None, None);
         }
         dht
     }
@@ -186,6 +201,21 @@ impl Dht {
     /// Peers announced to this node for `info_hash` and not yet expired (at most 50).
     pub fn stored_peers(&self, now: Instant, info_hash: &InfoHashV1) -> Vec<SocketAddr> {
         self.peers.peers(now, info_hash, 50)
+    }
+
+    /// The id and routing-table contacts to persist (good nodes first, at most 1,000).
+    pub fn saved_state(&self, now: Instant) -> SavedState {
+        let mut nodes: Vec<&crate::NodeEntry> = self
+            .table
+            .buckets()
+            .iter()
+            .flat_map(|b| b.nodes())
+            .collect();
+        nodes.sort_by_key(|n| n.status(now) != crate::NodeStatus::Good);
+        SavedState {
+            id: self.id,
+            nodes: nodes.iter().take(1_000).map(|n| (n.id, n.addr)).collect(),
+        }
     }
 
     /// Number of lookups still running.
@@ -366,14 +396,24 @@ impl Dht {
         info_hash: Option<InfoHashV1>,
         announce_port: Option<u16>,
     ) -> LookupId {
-        let lid = LookupId(self.next_lookup);
-        self.next_lookup += 1;
         let known = self
             .table
             .closest(now, &target, K)
             .into_iter()
             .map(|n| (n.id, n.addr));
         let lookup = Lookup::new(target, kind, known, seeds);
+        self.insert_lookup(now, lookup, info_hash, announce_port)
+    }
+
+    fn insert_lookup(
+        &mut self,
+        now: Instant,
+        lookup: Lookup,
+        info_hash: Option<InfoHashV1>,
+        announce_port: Option<u16>,
+    ) -> LookupId {
+        let lid = LookupId(self.next_lookup);
+        self.next_lookup += 1;
         self.lookups.insert(
             lid,
             LookupState {

@@ -268,3 +268,43 @@ fn simulation_is_deterministic_for_a_seed() {
     );
     assert_eq!(a.table_sizes, b.table_sizes);
 }
+
+#[test]
+fn restarted_node_rejoins_from_saved_state_without_bootstrap() {
+    let mut net = Net::new(20, 4, 0.0);
+    let all_idle = |n: &Net| n.nodes.iter().all(|d| d.active_lookups() == 0);
+    assert!(net.drive_until(Duration::from_secs(60), all_idle));
+    let hash = InfoHashV1(*b"freshet-dht-restart!");
+    let a = net.nodes[3].announce(net.now, hash, 7000);
+    net.flush(3);
+    assert!(net.drive_until(Duration::from_secs(60), |n| n.lookup_done(3, a).is_some()));
+    net.drive_until(Duration::from_secs(1), |_| false);
+
+    // Persist node 15, "restart" it with no bootstrap routers, only the saved file.
+    let saved = net.nodes[15].saved_state(net.now).encode();
+    let state = freshet_dht::SavedState::decode(&saved).expect("saved state decodes");
+    let old_id = net.nodes[15].id();
+    net.nodes[15] = Dht::new(
+        net.now,
+        Config {
+            rng_seed: Some([99; 32]),
+            saved_state: Some(state),
+            ..Config::default()
+        },
+    );
+    assert_eq!(net.nodes[15].id(), old_id, "id survives the restart");
+    net.flush(15);
+    assert!(net.drive_until(Duration::from_secs(60), all_idle));
+    assert!(
+        net.nodes[15].routing_table().len() >= 8,
+        "table refilled from saved contacts"
+    );
+    let lid = net.nodes[15].get_peers(net.now, hash);
+    net.flush(15);
+    assert!(net.drive_until(Duration::from_secs(60), |n| {
+        n.lookup_done(15, lid).is_some()
+    }));
+    let want = SocketAddr::from(([10, 0, 0, 4], 7000));
+    assert!(net.events.iter().any(|(i, _, e)| matches!(e,
+        Event::PeersFound { lookup, peers, .. } if *i == 15 && *lookup == lid && peers.contains(&want))));
+}
