@@ -39,7 +39,7 @@ impl Net {
             .map(|i| {
                 let mut s = [0u8; 32];
                 s[..8].copy_from_slice(&seed.to_le_bytes());
-                s[8] = i as u8;
+                s[8..16].copy_from_slice(&(i as u64).to_le_bytes());
                 let bootstrap = if i == 0 { vec![] } else { vec![addrs[0]] };
                 Dht::new(
                     start,
@@ -152,6 +152,10 @@ impl Net {
     }
 }
 
+fn addr_of(i: usize) -> SocketAddr {
+    SocketAddr::from(([10, 0, (i / 250) as u8, (i % 250) as u8 + 1], 6881))
+}
+
 struct Outcome {
     found_after: Duration,
     found_hop: u32,
@@ -162,8 +166,8 @@ struct Outcome {
     table_sizes: Vec<usize>,
 }
 
-fn run(seed: u64, loss: f64) -> Outcome {
-    let mut net = Net::new(20, seed, loss);
+fn run(n: usize, seed: u64, loss: f64) -> Outcome {
+    let mut net = Net::new(n, seed, loss);
     // 1. Everyone bootstraps from node 0 (loopback-style fixed address, no public routers).
     let all_idle = |n: &Net| n.nodes.iter().all(|d| d.active_lookups() == 0);
     assert!(
@@ -193,7 +197,7 @@ fn run(seed: u64, loss: f64) -> Outcome {
     net.drive_until(Duration::from_secs(1), |_| false);
 
     // 3. A node that holds no announce itself looks the torrent up.
-    let searcher = (0..20)
+    let searcher = (0..n)
         .rev()
         .find(|&i| i != 7 && net.nodes[i].stored_peers(net.now, &hash).is_empty())
         .expect("some node did not receive the announce (K = 8 < 19)");
@@ -203,7 +207,7 @@ fn run(seed: u64, loss: f64) -> Outcome {
     assert!(net.drive_until(Duration::from_secs(60), |n| {
         n.lookup_done(searcher, lid).is_some()
     }));
-    let want = SocketAddr::from(([10, 0, 0, 8], 51_413));
+    let want = SocketAddr::new(addr_of(7).ip(), 51_413);
     let (found_at, found_hop) = net
         .events
         .iter()
@@ -228,7 +232,7 @@ fn run(seed: u64, loss: f64) -> Outcome {
 
 #[test]
 fn twenty_nodes_find_announced_peer_without_tracker() {
-    let o = run(1, 0.0);
+    let o = run(20, 1, 0.0);
     println!(
         "20-node DHT: peer found after {:?} (hop {}), lookup converged in {} hops, {} queries, {:?}; \
          {} datagrams total; routing table sizes {:?}",
@@ -249,8 +253,26 @@ fn twenty_nodes_find_announced_peer_without_tracker() {
 }
 
 #[test]
+fn two_hundred_nodes_need_several_hops() {
+    let o = run(200, 5, 0.0);
+    println!(
+        "200-node DHT: peer found after {:?} (hop {}), lookup converged in {} hops, {} queries, {:?}; \
+         {} datagrams total; mean routing table size {}",
+        o.found_after,
+        o.found_hop,
+        o.lookup_hops,
+        o.lookup_queries,
+        o.lookup_time,
+        o.packets,
+        o.table_sizes.iter().sum::<usize>() / o.table_sizes.len()
+    );
+    assert!(o.found_hop >= 1);
+    assert!(o.lookup_queries <= 60);
+}
+
+#[test]
 fn survives_ten_percent_packet_loss() {
-    let o = run(2, 0.10);
+    let o = run(20, 2, 0.10);
     println!(
         "20-node DHT, 10% loss: found after {:?} (hop {}), {} hops, {} queries, {:?}",
         o.found_after, o.found_hop, o.lookup_hops, o.lookup_queries, o.lookup_time
@@ -260,8 +282,8 @@ fn survives_ten_percent_packet_loss() {
 
 #[test]
 fn simulation_is_deterministic_for_a_seed() {
-    let a = run(3, 0.05);
-    let b = run(3, 0.05);
+    let a = run(20, 3, 0.05);
+    let b = run(20, 3, 0.05);
     assert_eq!(
         (a.found_after, a.lookup_queries, a.packets),
         (b.found_after, b.lookup_queries, b.packets)
