@@ -309,3 +309,48 @@ fn unanswered_bootstrap_times_out_and_finishes() {
     ));
     assert_eq!(d.active_lookups(), 0);
 }
+
+#[test]
+fn find_node_answers_ipv6_contacts_in_nodes6() {
+    let now = t0();
+    let mut d = node(1);
+    let v6 = SocketAddr::from(([0xfd00, 0, 0, 0, 0, 0, 0, 7], 6881));
+    let v4 = SocketAddr::from((PEER, 4000));
+    d.handle_packet(
+        now,
+        v6,
+        &query(
+            b"p6",
+            Query::Ping {
+                id: NodeId([6; 20]),
+            },
+            false,
+        ),
+    );
+    d.handle_packet(
+        now,
+        v4,
+        &query(
+            b"p4",
+            Query::Ping {
+                id: NodeId([4; 20]),
+            },
+            false,
+        ),
+    );
+    while d.poll_transmit().is_some() {}
+    let asker = SocketAddr::from(([10, 0, 0, 11], 4000));
+    let q = Query::FindNode {
+        id: NodeId([11; 20]),
+        target: NodeId([5; 20]),
+    };
+    d.handle_packet(now, asker, &query(b"fn", q, false));
+    let (_, m) = only_reply(&mut d);
+    let Body::Response(r) = m.body else {
+        panic!("{m:?}")
+    };
+    assert_eq!(r.nodes6.len(), 1);
+    assert_eq!(r.nodes6[0].id, NodeId([6; 20]));
+    assert_eq!(SocketAddr::V6(r.nodes6[0].addr), v6);
+    assert!(r.nodes.iter().any(|n| n.id == NodeId([4; 20])));
+}
