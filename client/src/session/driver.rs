@@ -122,6 +122,7 @@ pub(super) fn spawn(config: Config) -> io::Result<ClientHandle> {
         next_resume: now + config.resume_interval,
         shutdown_deadline: None,
         again: Vec::new(),
+        http: http::HttpClient::new(FETCH_TIMEOUT, &config.extra_root_certs),
         config,
     };
     let thread = std::thread::Builder::new()
@@ -222,6 +223,8 @@ struct Driver {
     shutdown_deadline: Option<Instant>,
     /// Connections whose reads stopped at the bound: read again before sleeping.
     again: Vec<usize>,
+    /// HTTP(S) client shared by announce and `.torrent` fetch threads.
+    http: http::HttpClient,
 }
 
 impl Driver {
@@ -772,11 +775,11 @@ impl Driver {
                         self.next_fetch += 1;
                         let tx = self.fetch_tx.clone();
                         let waker = Arc::clone(&self.waker);
+                        let client = self.http.clone();
                         let spawned = std::thread::Builder::new()
                             .name("freshet-fetch".into())
                             .spawn(move || {
-                                let result =
-                                    http::get(&url, MAX_TORRENT_FILE as usize, FETCH_TIMEOUT);
+                                let result = client.get(&url, MAX_TORRENT_FILE as usize);
                                 let _ = tx.send(FetchDone { fetch, result });
                                 let _ = waker.wake();
                             });
@@ -1273,10 +1276,11 @@ impl Driver {
     fn tracker_http(&self, torrent: TorrentId, tracker: TrackerIdx, url: String) {
         let tx = self.tracker_tx.clone();
         let waker = Arc::clone(&self.waker);
+        let client = self.http.clone();
         let spawned = std::thread::Builder::new()
             .name("freshet-announce".into())
             .spawn(move || {
-                let result = http::get(&url, MAX_BODY, FETCH_TIMEOUT);
+                let result = client.get(&url, MAX_BODY);
                 let _ = tx.send(TrackerReply {
                     torrent,
                     tracker,

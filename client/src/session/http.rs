@@ -1,78 +1,77 @@
-//! A small blocking HTTP/1.1 GET for worker threads (tracker announces, `.torrent` URLs), built
-//! on `freshet-tracker`'s sans-I/O request and response helpers. Plain `http` only.
+//! Blocking HTTP(S) GETs for worker threads (tracker announces and scrapes, `.torrent` URLs),
+//! done with `ureq` over rustls. Callers run [`HttpClient::get`] off the network thread.
+//!
+//! Every fetch follows at most [`MAX_REDIRECTS`] redirects, accepts gzip, gives up after the
+//! timeout given, and reads at most the given number of (decoded) body bytes. Certificates are
+//! always verified: against Mozilla's roots, plus any [`super::Config::extra_root_certs`].
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use freshet_tracker::{
-    build_get_request, dechunk, decode_body, parse_http_response_head, resolve_redirect,
-};
+use ureq::Agent;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
 /// Redirects followed before giving up.
-const MAX_REDIRECTS: usize = 3;
+pub(crate) const MAX_REDIRECTS: u32 = 3;
 
-/// GETs `url` and returns the decoded body (at most `limit` bytes), or a message saying what
-/// failed.
-pub(crate) fn get(url: &str, limit: usize, timeout: Duration) -> Result<Vec<u8>, String> {
-    let mut url = url.to_owned();
-    for _ in 0..=MAX_REDIRECTS {
-        match get_once(&url, limit, timeout)? {
-            Reply::Body(b) => return Ok(b),
-            Reply::Redirect(to) => url = resolve_redirect(&url, &to).map_err(|e| e.to_string())?,
+/// A shareable HTTP(S) client (cheap to clone; clones share the connection pool).
+#[derive(Clone)]
+pub(crate) struct HttpClient {
+    agent: Agent,
+}
+
+impl HttpClient {
+    /// A client that gives up on a request after `timeout` and trusts Mozilla's roots plus the
+    /// DER certificates in `extra_roots`.
+    pub(crate) fn new(timeout: Duration, extra_roots: &[Vec<u8>]) -> Self {
+        let roots = if extra_roots.is_empty() {
+            RootCerts::WebPki
+        } else {
+            let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+                .collect();
+            certs.extend(
+                extra_roots
+                    .iter()
+                    .map(|d| Certificate::from_der(d).to_owned()),
+            );
+            RootCerts::new_with_certs(&certs)
+        };
+        let agent = Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .timeout_connect(Some(timeout))
+            .max_redirects(MAX_REDIRECTS)
+            .max_redirects_will_error(true)
+            .http_status_as_error(true)
+            .user_agent(concat!("Freshet/", env!("CARGO_PKG_VERSION")))
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .build()
+            .new_agent();
+        Self { agent }
+    }
+
+    /// GETs `url` (http or https) and returns the decoded body (at most `limit` bytes), or a
+    /// message saying what failed.
+    pub(crate) fn get(&self, url: &str, limit: usize) -> Result<Vec<u8>, String> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "{url}: only http:// and https:// URLs are supported"
+            ));
         }
+        let resp = self.agent.get(url).call().map_err(|e| describe(url, e))?;
+        resp.into_body()
+            .with_config()
+            .limit(limit as u64)
+            .read_to_vec()
+            .map_err(|e| describe(url, e))
     }
-    Err(format!("more than {MAX_REDIRECTS} redirects"))
 }
 
-enum Reply {
-    Body(Vec<u8>),
-    Redirect(String),
-}
-
-fn get_once(url: &str, limit: usize, timeout: Duration) -> Result<Reply, String> {
-    let head = build_get_request(url).map_err(|e| e.to_string())?;
-    if head.scheme != "http" {
-        return Err(format!("{url}: only http:// URLs are supported"));
+fn describe(url: &str, e: ureq::Error) -> String {
+    match e {
+        ureq::Error::StatusCode(s) => format!("{url}: HTTP status {s}"),
+        ureq::Error::BodyExceedsLimit(n) => format!("{url}: reply larger than {n} bytes"),
+        ureq::Error::TooManyRedirects => format!("{url}: more than {MAX_REDIRECTS} redirects"),
+        e => format!("{url}: {e}"),
     }
-    let addr = (head.host.as_str(), head.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("{url}: cannot resolve {}: {e}", head.host))?
-        .next()
-        .ok_or_else(|| format!("{url}: {} has no address", head.host))?;
-    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{url}: {e}"))?;
-    s.set_read_timeout(Some(timeout))
-        .and_then(|()| s.set_write_timeout(Some(timeout)))
-        .and_then(|()| s.write_all(&head.bytes))
-        .map_err(|e| format!("{url}: {e}"))?;
-    let mut buf = Vec::new();
-    // Head plus body; a little slack for headers and chunk framing.
-    let cap = limit.saturating_add(64 * 1024);
-    (&mut s)
-        .take(cap as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("{url}: {e}"))?;
-    if buf.len() > cap {
-        return Err(format!("{url}: reply larger than {limit} bytes"));
-    }
-    let resp = parse_http_response_head(&buf)
-        .map_err(|e| format!("{url}: {e}"))?
-        .ok_or_else(|| format!("{url}: truncated HTTP reply"))?;
-    if (300..400).contains(&resp.status)
-        && let Some(loc) = resp.location
-    {
-        return Ok(Reply::Redirect(loc));
-    }
-    if resp.status != 200 {
-        return Err(format!("{url}: HTTP status {}", resp.status));
-    }
-    let raw = &buf[resp.head_len..];
-    let body = if resp.chunked {
-        dechunk(raw, cap).map_err(|e| format!("{url}: {e}"))?
-    } else {
-        raw.to_vec()
-    };
-    decode_body(resp.content_encoding.as_deref(), &body, limit)
-        .map(Reply::Body)
-        .map_err(|e| format!("{url}: {e}"))
 }

@@ -69,6 +69,10 @@ pub struct Config {
     /// A peer that sent nothing (not even a keep-alive) for this long is dropped (default
     /// 180 s).
     pub peer_idle_timeout: Duration,
+    /// Extra CA certificates (DER) trusted for `https://` trackers and `.torrent` URLs, on top
+    /// of Mozilla's root certificates (default: none). For private trackers with their own CA
+    /// and for tests; certificate verification itself cannot be turned off.
+    pub extra_root_certs: Vec<Vec<u8>>,
 }
 
 impl Default for Config {
@@ -85,6 +89,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(90),
             peer_idle_timeout: Duration::from_secs(180),
+            extra_root_certs: Vec::new(),
         }
     }
 }
@@ -101,6 +106,13 @@ impl Config {
     #[must_use]
     pub fn with_tick(mut self, tick: Duration) -> Self {
         self.tick_interval = tick;
+        self
+    }
+
+    /// Also trusts the CA certificate `der` (DER-encoded) for `https://` URLs.
+    #[must_use]
+    pub fn trust_root_cert(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_root_certs.push(der.into());
         self
     }
 

@@ -95,7 +95,8 @@ pub enum TorrentSource {
     Bytes(Vec<u8>),
     /// A `.torrent` file on disk (read on the network thread, at most 10 MB).
     Path(PathBuf),
-    /// An `http://` URL of a `.torrent` (fetched on a worker thread, at most 10 MB).
+    /// An `http://` or `https://` URL of a `.torrent` (fetched on a worker thread, at most
+    /// 10 MB; redirects, gzip and [`crate::Config::extra_root_certs`] apply).
     Url(String),
     /// A `magnet:` link with a v1 info-hash. The add is answered at once (named after `dn`, or
     /// the hex info-hash); the metadata is then fetched from peers over BEP 9 and the torrent

@@ -2,7 +2,7 @@
 //! only the client knows (metainfo, save directory, storage, peer addresses to dial, tracker
 //! state, rates). Engine actions are translated into driver [`Action`]s here.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use freshet_engine::{
     self as engine, AnnounceEvent, DiskCompletion, DiskJob, FileStorage, Geometry, PeerInfo,
-    PeerKey, PieceIndex, PieceSet, ResumeRecord, Start, Storage,
+    PeerKey, PieceSet, ResumeRecord, Start, Storage,
 };
 use freshet_peerwire::{
     EXTENDED_HANDSHAKE_ID, ExtendedHandshake, METADATA_PIECE_LEN, Message, MetadataMessage,
@@ -138,8 +138,6 @@ pub(crate) struct Torrent {
     checked: bool,
     /// What each connected peer says it has (for seed counts and distributed copies).
     peer_sets: HashMap<PeerKey, PieceSet>,
-    /// Peers that have sent at least one message.
-    seen_first: HashSet<PeerKey>,
     /// The id each peer wants for `ut_metadata` messages, from its extension handshake.
     their_ut_metadata: HashMap<PeerKey, u8>,
     /// Metadata pieces sent to each peer (bounded, see `serve_metadata`).
@@ -181,6 +179,8 @@ impl Torrent {
         // Loopback swarms and small swarms: more upload slots than the classic 4.
         config.unchoke_slots = 8;
         config.min_pipeline = 64;
+        // Local swarms put every peer on 127.0.0.1: a ban there covers one ip:port only.
+        config.ban_policy = engine::BanPolicy::ByAddrOnLoopback;
         let engine = engine::Torrent::new(geometry, config, start, now);
         let stats = engine.stats();
         let phase = if engine.is_checking() {
@@ -225,7 +225,6 @@ impl Torrent {
             completed_sent: false,
             checked: false,
             peer_sets: HashMap::new(),
-            seen_first: HashSet::new(),
             their_ut_metadata: HashMap::new(),
             metadata_served: HashMap::new(),
             saved_at: None,
@@ -473,19 +472,15 @@ impl Torrent {
     /// A peer's connection is gone.
     pub(crate) fn handle_peer_gone(&mut self, now: Instant, peer: PeerKey) {
         self.peer_sets.remove(&peer);
-        self.seen_first.remove(&peer);
         self.their_ut_metadata.remove(&peer);
         self.metadata_served.remove(&peer);
         self.engine.handle_peer_closed(now, peer);
         self.pump(now);
     }
 
-    /// A message from a peer.
-    ///
-    /// Interop adapter: some clients (aria2 1.36) send a fresh `bitfield` or `have all` in the
-    /// middle of a connection, which the engine treats as a protocol violation. These are
-    /// passed on as `have` messages for the newly set pieces instead (a late `have none` is
-    /// dropped).
+    /// A message from a peer. A `bitfield` or `have all` that comes late (aria2 1.36 sends
+    /// them mid-connection) is taken by the engine as a batch of `have`s; the status mirror
+    /// below does the same (pieces are only ever added).
     pub(crate) fn handle_message(&mut self, now: Instant, peer: PeerKey, msg: Message) {
         if let Message::Extended {
             id: EXTENDED_HANDSHAKE_ID,
@@ -513,8 +508,6 @@ impl Torrent {
             return;
         }
         let n = self.geometry().num_pieces();
-        let first = self.seen_first.insert(peer);
-        let mut late_haves = Vec::new();
         if let Some(set) = self.peer_sets.get_mut(&peer) {
             match &msg {
                 Message::Have(p) if p.0 < n => {
@@ -522,35 +515,16 @@ impl Torrent {
                 }
                 Message::Bitfield(bf) => {
                     if let Some(new) = PieceSet::from_bitfield_bytes(bf.as_wire(), n) {
-                        if !first {
-                            late_haves = new.iter().filter(|p| !set.contains(*p)).collect();
+                        for p in new.iter() {
+                            set.insert(p);
                         }
-                        *set = new;
                     }
                 }
-                Message::HaveAll => {
-                    if !first {
-                        late_haves = (0..n)
-                            .map(PieceIndex)
-                            .filter(|p| !set.contains(*p))
-                            .collect();
-                    }
-                    *set = PieceSet::full(n);
-                }
+                Message::HaveAll => *set = PieceSet::full(n),
                 _ => {}
             }
         }
-        let late = matches!(
-            msg,
-            Message::Bitfield(_) | Message::HaveAll | Message::HaveNone
-        );
-        if !first && late {
-            for p in late_haves {
-                self.engine.handle_message(now, peer, Message::Have(p));
-            }
-        } else {
-            self.engine.handle_message(now, peer, msg);
-        }
+        self.engine.handle_message(now, peer, msg);
         self.pump(now);
     }
 
@@ -771,7 +745,6 @@ impl Torrent {
                 }
                 engine::Action::Disconnect { peer, reason } => {
                     self.peer_sets.remove(&peer);
-                    self.seen_first.remove(&peer);
                     self.their_ut_metadata.remove(&peer);
                     self.metadata_served.remove(&peer);
                     self.actions
