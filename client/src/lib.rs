@@ -48,9 +48,12 @@ pub use maker::{
     MakerReply, TorrentMaker, make,
 };
 
+/// File download priorities (from `freshet-engine`), for [`Request::SetFilePriorities`].
+pub use freshet_engine::FilePriority;
+
 mod session;
 pub use session::{
-    Activity, AddOptions, ClientGone, ClientHandle, Config, Control, DataOnClose, Event, Request,
-    RequestId, ShutdownComplete, TorrentClient, TorrentId, TorrentSource, TorrentStatus,
-    TrackerState, UseTrackers, WakingSender,
+    Activity, AddOptions, ClientGone, ClientHandle, Config, Control, DataOnClose, Event,
+    FileProgress, PeerSummary, Request, RequestId, ShutdownComplete, TorrentClient, TorrentId,
+    TorrentSource, TorrentStatus, TrackerState, UseTrackers, WakingSender,
 };

@@ -113,23 +113,25 @@ impl Conn {
         }
     }
 
-    /// Reads into `rbuf` until `WouldBlock`, EOF or [`READ_BOUND`] bytes.
-    pub(crate) fn read(&mut self, now: Instant) -> io::Result<ReadOutcome> {
+    /// Reads into `rbuf` until `WouldBlock`, EOF, [`READ_BOUND`] bytes or `limit` bytes (a
+    /// rate limit's allowance); returns the outcome and the bytes read.
+    pub(crate) fn read(&mut self, now: Instant, limit: usize) -> io::Result<(ReadOutcome, usize)> {
         let mut total = 0;
+        let bound = READ_BOUND.min(limit);
         loop {
-            if total >= READ_BOUND {
-                return Ok(ReadOutcome::MoreWaiting);
+            if total >= bound {
+                return Ok((ReadOutcome::MoreWaiting, total));
             }
             if self.rbuf.capacity() - self.rbuf.len() < 16 * 1024 {
                 self.rbuf.reserve(64 * 1024);
             }
             let start = self.rbuf.len();
-            let cap = self.rbuf.capacity();
+            let cap = self.rbuf.capacity().min(start + (bound - total));
             self.rbuf.resize(cap, 0);
             match self.stream.read(&mut self.rbuf[start..]) {
                 Ok(0) => {
                     self.rbuf.truncate(start);
-                    return Ok(ReadOutcome::Closed);
+                    return Ok((ReadOutcome::Closed, total));
                 }
                 Ok(n) => {
                     self.rbuf.truncate(start + n);
@@ -138,7 +140,7 @@ impl Conn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.rbuf.truncate(start);
-                    return Ok(ReadOutcome::Drained);
+                    return Ok((ReadOutcome::Drained, total));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                     self.rbuf.truncate(start);
@@ -151,20 +153,24 @@ impl Conn {
         }
     }
 
-    /// Writes from `wbuf` until it is empty or the socket would block.
-    pub(crate) fn flush(&mut self, now: Instant) -> io::Result<()> {
-        while !self.wbuf.is_empty() {
-            match self.stream.write(&self.wbuf) {
+    /// Writes from `wbuf` until it is empty, the socket would block or `limit` bytes (a rate
+    /// limit's allowance) are written; returns the bytes written.
+    pub(crate) fn flush(&mut self, now: Instant, limit: usize) -> io::Result<usize> {
+        let mut total = 0;
+        while !self.wbuf.is_empty() && total < limit {
+            let n = self.wbuf.len().min(limit - total);
+            match self.stream.write(&self.wbuf[..n]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     let _ = self.wbuf.split_to(n);
                     self.last_send = now;
+                    total += n;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(total),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(total)
     }
 }

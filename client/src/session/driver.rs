@@ -26,6 +26,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::conn::{Conn, Direction, Phase, ReadOutcome, WRITE_HIGH_WATER};
 use super::event::{Activity, Event, TorrentStatus, TrackerState};
 use super::fetch::{MetaFetch, Outcome};
+use super::limit::{self, Dir, Limits, MIN_GRANT};
 use super::meta::{MAX_TORRENT_FILE, TorrentMeta};
 use super::pools::{BatchWaker, Done, Job, Pools};
 use super::request::{
@@ -122,6 +123,13 @@ pub(super) fn spawn(config: Config) -> io::Result<ClientHandle> {
         next_resume: now + config.resume_interval,
         shutdown_deadline: None,
         again: Vec::new(),
+        limits: Limits::new(
+            config.max_download_rate,
+            config.max_upload_rate,
+            Instant::now(),
+        ),
+        parked: Vec::new(),
+        write_limited: false,
         http: http::HttpClient::new(FETCH_TIMEOUT, &config.extra_root_certs),
         config,
     };
@@ -223,6 +231,12 @@ struct Driver {
     shutdown_deadline: Option<Instant>,
     /// Connections whose reads stopped at the bound: read again before sleeping.
     again: Vec<usize>,
+    /// Rate limits (token buckets) on socket reads and writes.
+    limits: Limits,
+    /// Connections whose reads stopped at the rate limit: retried every `limit::RETRY`.
+    parked: Vec<usize>,
+    /// Whether the last flush left bytes unsent because of the upload limit.
+    write_limited: bool,
     /// HTTP(S) client shared by announce and `.torrent` fetch threads.
     http: http::HttpClient,
 }
@@ -244,10 +258,12 @@ impl Driver {
             {
                 deadline = deadline.min(d);
             }
-            let timeout = if self.again.is_empty() {
-                deadline.saturating_duration_since(now)
-            } else {
+            let timeout = if !self.again.is_empty() {
                 Duration::ZERO
+            } else if !self.parked.is_empty() || self.write_limited {
+                deadline.saturating_duration_since(now).min(limit::RETRY)
+            } else {
+                deadline.saturating_duration_since(now)
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -259,6 +275,10 @@ impl Driver {
             let now = Instant::now();
             let again = std::mem::take(&mut self.again);
             for idx in again {
+                self.conn_readable(now, idx);
+            }
+            let parked = std::mem::take(&mut self.parked);
+            for idx in parked {
                 self.conn_readable(now, idx);
             }
             for event in &events {
@@ -412,8 +432,14 @@ impl Driver {
             }
             c.phase = Phase::Handshaking;
         }
-        if let Err(e) = c.flush(now) {
-            c.closing = Some(format!("write failed: {e}"));
+        let allowance = self.limits.allowance(c.torrent, Dir::Up, now);
+        if allowance < MIN_GRANT.min(c.wbuf.len()) {
+            self.write_limited = true;
+            return;
+        }
+        match c.flush(now, allowance) {
+            Ok(n) => self.limits.consume(c.torrent, Dir::Up, n),
+            Err(e) => c.closing = Some(format!("write failed: {e}")),
         }
     }
 
@@ -429,13 +455,20 @@ impl Driver {
             c.read_paused = true;
             return;
         }
-        let outcome = match c.read(now) {
+        let allowance = self.limits.allowance(c.torrent, Dir::Down, now);
+        if allowance < MIN_GRANT {
+            self.parked.push(idx);
+            return;
+        }
+        let (outcome, n) = match c.read(now, allowance) {
             Ok(o) => o,
             Err(e) => {
                 c.closing = Some(format!("read failed: {e}"));
                 return;
             }
         };
+        self.limits.consume(c.torrent, Dir::Down, n);
+        let limited = n >= allowance;
         self.process_input(now, idx);
         let Some(Some(c)) = self.conns.get_mut(idx) else {
             return;
@@ -446,6 +479,7 @@ impl Driver {
                     c.closing = Some("closed by peer".into());
                 }
             }
+            ReadOutcome::MoreWaiting if limited => self.parked.push(idx),
             ReadOutcome::MoreWaiting => self.again.push(idx),
             ReadOutcome::Drained => {}
         }
@@ -640,11 +674,23 @@ impl Driver {
     }
 
     fn flush_all(&mut self, now: Instant) {
+        self.write_limited = false;
         for (idx, slot) in self.conns.iter_mut().enumerate() {
             let Some(c) = slot else { continue };
             if c.closing.is_none() && c.phase != Phase::Connecting && !c.wbuf.is_empty() {
-                if let Err(e) = c.flush(now) {
-                    c.closing = Some(format!("write failed: {e}"));
+                let allowance = self.limits.allowance(c.torrent, Dir::Up, now);
+                if allowance < MIN_GRANT.min(c.wbuf.len()) {
+                    self.write_limited = true;
+                } else {
+                    match c.flush(now, allowance) {
+                        Ok(n) => {
+                            self.limits.consume(c.torrent, Dir::Up, n);
+                            if n >= allowance && !c.wbuf.is_empty() {
+                                self.write_limited = true;
+                            }
+                        }
+                        Err(e) => c.closing = Some(format!("write failed: {e}")),
+                    }
                 }
             }
             if c.read_paused && c.wbuf.len() <= WRITE_HIGH_WATER / 2 {
@@ -678,7 +724,7 @@ impl Driver {
             };
             self.free.push(idx);
             // Best effort: send what is queued (a final message), then close.
-            let _ = c.flush(now);
+            let _ = c.flush(now, usize::MAX);
             let _ = self.poll.registry().deregister(&mut c.stream);
             tracing::debug!(addr = %c.addr, reason = ?c.closing, "peer closed");
             if let Some(f) = c.torrent.and_then(|id| self.fetches.get_mut(&id)) {
@@ -698,6 +744,8 @@ impl Driver {
             }
         }
         self.again
+            .retain(|&i| self.conns.get(i).is_some_and(Option::is_some));
+        self.parked
             .retain(|&i| self.conns.get(i).is_some_and(Option::is_some));
     }
 
@@ -826,6 +874,7 @@ impl Driver {
                     return;
                 };
                 t.begin_close(now);
+                self.limits.remove(id);
                 self.closing
                     .insert(id, (CloseReason::Request(data), CloseStage::Draining));
             }
@@ -861,7 +910,77 @@ impl Driver {
                     self.emit(s);
                 }
             }
+            Request::Details { id } => self.on_torrent(now, id, "details", |_, _| Ok(())),
+            Request::Pause { id } => self.on_torrent(now, id, "pause", |t, now| {
+                t.pause(now);
+                Ok(())
+            }),
+            Request::Resume { id } => self.on_torrent(now, id, "resume", |t, now| {
+                t.resume(now);
+                Ok(())
+            }),
+            Request::SetFilePriorities { id, priorities } => {
+                self.on_torrent(now, id, "set file priorities", |t, now| {
+                    t.set_file_priorities(now, &priorities).map_err(|n| {
+                        format!(
+                            "{} priorities given, the torrent has {n} files",
+                            priorities.len()
+                        )
+                    })
+                });
+            }
+            Request::SetRateLimits { id: None, down, up } => {
+                self.limits.set_global(down, up, now);
+            }
+            Request::SetRateLimits {
+                id: Some(id),
+                down,
+                up,
+            } => {
+                if self.torrents.contains_key(&id) {
+                    self.limits.set_torrent(id, down, up, now);
+                }
+                self.on_torrent(now, id, "set rate limits", |_, _| Ok(()));
+            }
+            Request::SetSequential { id, sequential } => {
+                self.on_torrent(now, id, "set sequential", |t, now| {
+                    t.set_sequential(now, sequential);
+                    Ok(())
+                });
+            }
         }
+    }
+
+    /// Runs a service request on an open torrent, then answers with its detailed status (or an
+    /// error event naming `what` when the torrent is unknown or the request fails).
+    fn on_torrent(
+        &mut self,
+        now: Instant,
+        id: TorrentId,
+        what: &str,
+        f: impl FnOnce(&mut Torrent, Instant) -> Result<(), String>,
+    ) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            self.emit(Event::Error {
+                id,
+                what: "no such torrent".into(),
+                location: what.into(),
+            });
+            return;
+        };
+        let result = f(t, now);
+        let mut status = t.status();
+        status.files = t.file_progress();
+        status.peer_list = t.peer_list();
+        match result {
+            Ok(()) => self.emit(Event::Status(status)),
+            Err(e) => self.emit(Event::Error {
+                id,
+                what: e,
+                location: what.into(),
+            }),
+        }
+        self.run_actions(now);
     }
 
     /// Answers ready add requests from the front of the queue, so replies keep request order.
@@ -1513,6 +1632,8 @@ fn fetch_status(f: &MetaFetch) -> TorrentStatus {
         distributed_copies: 0.0,
         tracker: TrackerState::None,
         tracker_error: None,
+        files: Vec::new(),
+        peer_list: Vec::new(),
     }
 }
 

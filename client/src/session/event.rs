@@ -13,9 +13,11 @@
 //! - Nothing is sent after the client's `signal`.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use freshet_engine::FilePriority;
 use freshet_metainfo::InfoHashV1;
 
 use super::request::{RequestId, TorrentId};
@@ -227,6 +229,53 @@ pub struct TorrentStatus {
     pub tracker: TrackerState,
     /// The last tracker error, if any.
     pub tracker_error: Option<String>,
+    /// Per-file progress (real files, padding left out). Empty except in the reply to
+    /// [`Request::Details`](crate::Request::Details).
+    pub files: Vec<FileProgress>,
+    /// The connected peers. Empty except in the reply to
+    /// [`Request::Details`](crate::Request::Details).
+    pub peer_list: Vec<PeerSummary>,
+}
+
+/// Progress of one file of a torrent (Mainline's `fileinfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileProgress {
+    /// Path relative to the save directory (the torrent name first for multi-file
+    /// torrents), `/`-separated.
+    pub path: String,
+    /// File length in bytes.
+    pub length: u64,
+    /// Bytes of the file inside verified pieces.
+    pub have_bytes: u64,
+    /// Its download priority.
+    pub priority: FilePriority,
+}
+
+/// One connected peer (Mainline's `spew`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerSummary {
+    /// The peer's address.
+    pub addr: Option<SocketAddr>,
+    /// Client name and version parsed from its peer id (`None`: unknown convention).
+    pub client: Option<String>,
+    /// Bytes per second received from it.
+    pub down_rate: u64,
+    /// Bytes per second sent to it.
+    pub up_rate: u64,
+    /// Pieces it has.
+    pub pieces: u32,
+    /// We choke it.
+    pub am_choking: bool,
+    /// We are interested in it.
+    pub am_interested: bool,
+    /// It chokes us.
+    pub peer_choking: bool,
+    /// It is interested in us.
+    pub peer_interested: bool,
+    /// It sent nothing we asked for in a while.
+    pub snubbed: bool,
 }
 
 impl TorrentStatus {

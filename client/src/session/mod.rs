@@ -18,6 +18,7 @@ mod driver;
 mod event;
 mod fetch;
 mod http;
+mod limit;
 mod meta;
 mod pools;
 mod request;
@@ -34,7 +35,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendError, Sender};
 use mio::Waker;
 
-pub use event::{Activity, Event, TorrentStatus, TrackerState};
+pub use event::{Activity, Event, FileProgress, PeerSummary, TorrentStatus, TrackerState};
 pub use request::{
     AddOptions, DataOnClose, Request, RequestId, TorrentId, TorrentSource, UseTrackers,
 };
@@ -69,6 +70,11 @@ pub struct Config {
     /// A peer that sent nothing (not even a keep-alive) for this long is dropped (default
     /// 180 s).
     pub peer_idle_timeout: Duration,
+    /// Global download limit in bytes per second (`0`, the default: unlimited); change it
+    /// later with [`Request::SetRateLimits`].
+    pub max_download_rate: u64,
+    /// Global upload limit in bytes per second (`0`, the default: unlimited).
+    pub max_upload_rate: u64,
     /// Extra CA certificates (DER) trusted for `https://` trackers and `.torrent` URLs, on top
     /// of Mozilla's root certificates (default: none). For private trackers with their own CA
     /// and for tests; certificate verification itself cannot be turned off.
@@ -89,6 +95,8 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(90),
             peer_idle_timeout: Duration::from_secs(180),
+            max_download_rate: 0,
+            max_upload_rate: 0,
             extra_root_certs: Vec::new(),
         }
     }

@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use freshet_engine::FilePriority;
+
 /// A torrent inside one client: a positive integer, allocated in sequence (1, 2, 3, ...) in the
 /// order the add replies are sent, never reused while the client runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,6 +74,56 @@ pub enum Request {
     Status {
         /// One torrent, or `None` for all.
         id: Option<TorrentId>,
+    },
+    /// Send a [`Event::Status`] for this torrent now with its per-file progress and peer list
+    /// filled in (Mainline's `fileinfo` and `spew`).
+    ///
+    /// [`Event::Status`]: crate::Event::Status
+    Details {
+        /// The torrent.
+        id: TorrentId,
+    },
+    /// Pause a torrent: every peer is choked and our requests cancelled (connections stay
+    /// open); its status says [`Activity::Paused`](crate::Activity::Paused). Answered by a
+    /// status event.
+    Pause {
+        /// The torrent.
+        id: TorrentId,
+    },
+    /// Resume a paused torrent. Answered by a status event.
+    Resume {
+        /// The torrent.
+        id: TorrentId,
+    },
+    /// Set the priority of each file (index `i` is the torrent's `i`-th real file, padding
+    /// files not counted; files past the end keep theirs). `Skip` files are not downloaded.
+    /// Answered by a [`Request::Details`]-style status event, or an error event if the list
+    /// is longer than the torrent's file list.
+    SetFilePriorities {
+        /// The torrent.
+        id: TorrentId,
+        /// One priority per file.
+        priorities: Vec<FilePriority>,
+    },
+    /// Set rate limits in bytes per second, `0` meaning unlimited: for one torrent (answered by
+    /// a status event) or, with `id: None`, for the whole client (not answered). Limits apply
+    /// to every byte read from or written to peer sockets; a torrent's traffic obeys both its
+    /// own and the global limit.
+    SetRateLimits {
+        /// The torrent, or `None` for the global limits.
+        id: Option<TorrentId>,
+        /// Download limit (bytes per second, `0`: unlimited).
+        down: u64,
+        /// Upload limit (bytes per second, `0`: unlimited).
+        up: u64,
+    },
+    /// Switch between sequential (streaming) and rarest-first piece order. Answered by a
+    /// status event.
+    SetSequential {
+        /// The torrent.
+        id: TorrentId,
+        /// `true`: lowest piece first.
+        sequential: bool,
     },
 }
 

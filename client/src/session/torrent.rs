@@ -24,6 +24,8 @@ use super::event::{Activity, Event, TorrentStatus, TrackerState};
 use super::meta::TorrentMeta;
 use super::request::TorrentId;
 
+mod service;
+
 /// Samples kept for the rates (one per housekeeping second).
 const RATE_WINDOW: usize = 5;
 /// The extended message id we ask peers to use for `ut_metadata` messages to us.
@@ -138,6 +140,8 @@ pub(crate) struct Torrent {
     checked: bool,
     /// What each connected peer says it has (for seed counts and distributed copies).
     peer_sets: HashMap<PeerKey, PieceSet>,
+    /// Address and peer id of each connected peer (for the peer list).
+    peer_ids: HashMap<PeerKey, (Option<SocketAddr>, Option<freshet_peerwire::PeerId>)>,
     /// The id each peer wants for `ut_metadata` messages, from its extension handshake.
     their_ut_metadata: HashMap<PeerKey, u8>,
     /// Metadata pieces sent to each peer (bounded, see `serve_metadata`).
@@ -225,6 +229,7 @@ impl Torrent {
             completed_sent: false,
             checked: false,
             peer_sets: HashMap::new(),
+            peer_ids: HashMap::new(),
             their_ut_metadata: HashMap::new(),
             metadata_served: HashMap::new(),
             saved_at: None,
@@ -314,14 +319,14 @@ impl Torrent {
 
     /// The status record.
     pub(crate) fn status(&self) -> TorrentStatus {
-        let total = self.geometry().total_len();
-        let have = self.have_bytes();
+        let (total, have) = self.wanted_and_have();
         let frac = have as f64 / total.max(1) as f64;
         let (activity, fraction) = match self.phase {
             Phase::Checking { checked, total } => (
                 Activity::Checking,
                 f64::from(checked) / f64::from(total.max(1)),
             ),
+            Phase::Running if self.engine.is_paused() => (Activity::Paused, frac),
             Phase::Running if self.is_complete() => (Activity::Seeding, 1.0),
             Phase::Running => (Activity::Downloading, frac),
             Phase::Errored => (Activity::Error, frac),
@@ -351,6 +356,8 @@ impl Torrent {
             distributed_copies: copies,
             tracker: self.tracker,
             tracker_error: self.tracker_error.clone(),
+            files: Vec::new(),
+            peer_list: Vec::new(),
         }
     }
 
@@ -446,8 +453,10 @@ impl Torrent {
         info: PeerInfo,
         extensions: Option<ExtendedHandshake>,
     ) -> Result<PeerKey, engine::AddPeerError> {
+        let ident = (info.addr, info.id);
         let r = self.engine.add_peer(now, info);
         if let Ok(k) = r {
+            self.peer_ids.insert(k, ident);
             self.peer_sets
                 .insert(k, PieceSet::new(self.geometry().num_pieces()));
         }
@@ -472,6 +481,7 @@ impl Torrent {
     /// A peer's connection is gone.
     pub(crate) fn handle_peer_gone(&mut self, now: Instant, peer: PeerKey) {
         self.peer_sets.remove(&peer);
+        self.peer_ids.remove(&peer);
         self.their_ut_metadata.remove(&peer);
         self.metadata_served.remove(&peer);
         self.engine.handle_peer_closed(now, peer);
@@ -745,6 +755,7 @@ impl Torrent {
                 }
                 engine::Action::Disconnect { peer, reason } => {
                     self.peer_sets.remove(&peer);
+                    self.peer_ids.remove(&peer);
                     self.their_ut_metadata.remove(&peer);
                     self.metadata_served.remove(&peer);
                     self.actions

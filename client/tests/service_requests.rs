@@ -1,0 +1,115 @@
+//! Service requests on a running torrent: pause/resume, file priorities, sequential order, and
+//! the detailed status (per-file progress, peer list with client names).
+#![allow(clippy::disallowed_methods)] // Tests bound their waits with the real clock.
+
+mod component_util;
+
+use std::time::Duration;
+
+use component_util::{add, client, make_torrent, wait_added, wait_complete, wait_for};
+use freshet_client::{Activity, Event, FilePriority, Request, TorrentId, TorrentStatus};
+
+const TICK: Duration = Duration::from_millis(200);
+
+fn details(c: &freshet_client::ClientHandle, id: TorrentId) -> TorrentStatus {
+    c.send(Request::Details { id }).unwrap();
+    match wait_for(
+        c,
+        "details",
+        |e| matches!(e, Event::Status(s) if s.id == id && !s.files.is_empty()),
+    ) {
+        Event::Status(s) => s,
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn pause_priorities_sequential_resume_and_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(
+        &src,
+        "three",
+        &[("a.bin", 200_000), ("b.bin", 300_000), ("c.bin", 100_000)],
+        16384,
+        true,
+    );
+    let seed = client(TICK);
+    add(&seed, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seed);
+    wait_complete(&seed, sid);
+
+    let dl = dir.path().join("dl");
+    let leech = client(TICK);
+    add(&leech, 1, &bytes, &dl, &[seed.listen_addrs()[0]]);
+    let id = wait_added(&leech);
+    // Paused before any transfer; skip the middle file; stream the rest.
+    leech.send(Request::Pause { id }).unwrap();
+    leech
+        .send(Request::SetFilePriorities {
+            id,
+            priorities: vec![FilePriority::Normal, FilePriority::Skip],
+        })
+        .unwrap();
+    leech
+        .send(Request::SetSequential {
+            id,
+            sequential: true,
+        })
+        .unwrap();
+    // Too many priorities: an error naming the request.
+    leech
+        .send(Request::SetFilePriorities {
+            id,
+            priorities: vec![FilePriority::Normal; 4],
+        })
+        .unwrap();
+    wait_for(&leech, "priority error", |e| {
+        matches!(e, Event::Error { location, what, .. }
+            if location == "set file priorities" && what.contains("3 files"))
+    });
+    let s = details(&leech, id);
+    assert_eq!(s.activity, Activity::Paused);
+    assert_eq!(s.to_string(), format!("Torrent {id} status : 0%"));
+    let names: Vec<&str> = s.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        names,
+        ["three/a.bin", "three/b.bin", "three/c.bin"],
+        "padding files left out"
+    );
+    assert_eq!(s.files[1].priority, FilePriority::Skip);
+    assert_eq!(s.files[0].length, 200_000);
+
+    leech.send(Request::Resume { id }).unwrap();
+    wait_complete(&leech, id);
+    let s = details(&leech, id);
+    assert_eq!(s.activity, Activity::Seeding);
+    assert_eq!(s.files[0].have_bytes, 200_000);
+    assert_eq!(s.files[2].have_bytes, 100_000);
+    assert!(
+        s.files[1].have_bytes < 300_000,
+        "skipped file not downloaded"
+    );
+    assert_eq!(s.wanted_bytes, s.have_bytes);
+    // The seed is in the peer list, named from its peer id.
+    assert_eq!(s.peer_list.len(), 1, "{:?}", s.peer_list);
+    let p = &s.peer_list[0];
+    assert!(p.addr.is_some());
+    assert_eq!(p.client.as_deref(), Some("Freshet 0.1.0.0"));
+    assert!(p.pieces > 0, "the seed has every piece");
+    assert!(!p.peer_interested, "a seed wants nothing from us");
+    assert_eq!(
+        std::fs::read(dl.join("three/a.bin")).unwrap(),
+        std::fs::read(src.join("three/a.bin")).unwrap()
+    );
+
+    // Unknown torrents get an error naming the request.
+    leech.send(Request::Pause { id: TorrentId(99) }).unwrap();
+    wait_for(
+        &leech,
+        "unknown id error",
+        |e| matches!(e, Event::Error { id: TorrentId(99), location, .. } if location == "pause"),
+    );
+    leech.join();
+    seed.join();
+}
