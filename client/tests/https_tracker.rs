@@ -97,6 +97,13 @@ fn handle(
     let _ = tx.send(path.clone());
     let (status, extra, body): (&str, String, Vec<u8>) = if path == "/file.torrent" {
         ("200 OK", String::new(), torrent.to_vec())
+    } else if path == "/gz.torrent" {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(torrent)?;
+        ("200 OK", "Content-Encoding: gzip\r\n".into(), gz.finish()?)
+    } else if path == "/huge.torrent" {
+        // One byte over the client's 10 MB `.torrent` limit.
+        ("200 OK", String::new(), vec![b'd'; 10_000_001])
     } else if path == "/moved" {
         (
             "302 Found",
@@ -269,6 +276,56 @@ fn redirect_loop_is_bounded() {
     assert!(reason.contains("redirects"), "{reason}");
     let hops = seen.try_iter().filter(|p| p == "/loop").count();
     assert!((2..=5).contains(&hops), "{hops} requests");
+    c.shutdown().unwrap();
+    c.join();
+}
+
+/// A gzip-encoded `.torrent` is decoded; one over the size limit is refused.
+#[test]
+fn gzip_is_decoded_and_oversized_bodies_are_refused() {
+    let (ca, server_config) = tls_setup();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = make_torrent_with(
+        &dir.path().join("src"),
+        "zipped",
+        &[("", 5000)],
+        16384,
+        false,
+        &[],
+    );
+    let (addr, _seen) = serve(
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        server_config,
+        Site {
+            torrent: bytes,
+            peers: Vec::new(),
+        },
+    );
+    let c = client_trusting(&ca);
+    add_url(
+        &c,
+        format!("https://{addr}/gz.torrent"),
+        &dir.path().join("dl"),
+    );
+    let e = wait_for(&c, "add reply", |e| {
+        matches!(e, Event::StartFailed { .. } | Event::TorrentAdded { .. })
+    });
+    let Event::TorrentAdded { name, .. } = e else {
+        panic!("gzip torrent not added: {e}")
+    };
+    assert_eq!(name, "zipped");
+    add_url(
+        &c,
+        format!("https://{addr}/huge.torrent"),
+        &dir.path().join("dl2"),
+    );
+    let e = wait_for(&c, "add reply", |e| {
+        matches!(e, Event::StartFailed { .. } | Event::TorrentAdded { .. })
+    });
+    let Event::StartFailed { reason, .. } = e else {
+        panic!("oversized torrent added: {e}")
+    };
+    assert!(reason.contains("larger than"), "{reason}");
     c.shutdown().unwrap();
     c.join();
 }
