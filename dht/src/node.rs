@@ -1,7 +1,7 @@
 //! The DHT node state machine.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use freshet_metainfo::InfoHashV1;
@@ -35,6 +35,9 @@ pub struct Config {
     pub max_torrents: usize,
     /// Peers returned in one `get_peers` reply.
     pub max_values_per_reply: usize,
+    /// Queries answered per source IP per [`RATE_WINDOW`]; the rest are dropped unanswered
+    /// (limits reflection and table churn from one flooding host).
+    pub max_queries_per_ip: u32,
     /// State saved by [`Dht::saved_state`] before a restart: its id is reused (unless `id` is
     /// set) and its nodes seed the first bootstrap lookup.
     pub saved_state: Option<SavedState>,
@@ -52,6 +55,7 @@ impl Default for Config {
             max_peers_per_hash: 200,
             max_torrents: 10_000,
             max_values_per_reply: 50,
+            max_queries_per_ip: 100,
             saved_state: None,
         }
     }
@@ -120,6 +124,8 @@ pub struct Dht {
     transmits: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<Event>,
     next_expiry: Instant,
+    query_counts: BTreeMap<IpAddr, u32>,
+    rate_window_end: Instant,
 }
 
 #[derive(Debug)]
@@ -173,6 +179,8 @@ impl Dht {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             next_expiry: now + PEER_EXPIRY_EVERY,
+            query_counts: BTreeMap::new(),
+            rate_window_end: now + RATE_WINDOW,
         };
         let saved: Vec<(NodeId, SocketAddr)> = dht
             .config
@@ -488,7 +496,7 @@ impl Dht {
         sender_read_only: bool,
         q: Query,
     ) {
-        if self.config.read_only {
+        if self.config.read_only || !self.admit_query(now, from.ip()) {
             return;
         }
         if !sender_read_only {
@@ -589,6 +597,27 @@ impl Dht {
         }
     }
 
+    /// Per-IP query budget; the table of counters is bounded by [`MAX_TRACKED_IPS`].
+    fn admit_query(&mut self, now: Instant, ip: IpAddr) -> bool {
+        if now >= self.rate_window_end {
+            self.query_counts.clear();
+            self.rate_window_end = now + RATE_WINDOW;
+        }
+        let tracked = self.query_counts.len();
+        match self.query_counts.get_mut(&ip) {
+            Some(n) if *n >= self.config.max_queries_per_ip => false,
+            Some(n) => {
+                *n += 1;
+                true
+            }
+            None if tracked >= MAX_TRACKED_IPS => false,
+            None => {
+                self.query_counts.insert(ip, 1);
+                true
+            }
+        }
+    }
+
     fn maybe_ping(&mut self, now: Instant, outcome: InsertOutcome) {
         if let InsertOutcome::PingFirst(addr, id) = outcome {
             if !self.pending.values().any(|p| p.addr == addr) {
@@ -663,3 +692,9 @@ impl Dht {
 }
 
 const PEER_EXPIRY_EVERY: Duration = Duration::from_secs(60);
+
+/// Window of the per-IP query budget ([`Config::max_queries_per_ip`]).
+pub const RATE_WINDOW: Duration = Duration::from_secs(10);
+
+/// Distinct source IPs whose queries are answered within one [`RATE_WINDOW`].
+pub const MAX_TRACKED_IPS: usize = 4096;

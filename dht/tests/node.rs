@@ -13,9 +13,9 @@ fn t0() -> Instant {
     Instant::now()
 }
 
-fn node(seed: u8) -> Dht {
+fn node(now: Instant, seed: u8) -> Dht {
     Dht::new(
-        t0(),
+        now,
         Config {
             rng_seed: Some([seed; 32]),
             ..Config::default()
@@ -45,7 +45,7 @@ const PEER: [u8; 4] = [10, 0, 0, 9];
 #[test]
 fn answers_ping_and_adds_querier_to_table() {
     let now = t0();
-    let mut d = node(1);
+    let mut d = node(now, 1);
     let from = SocketAddr::from((PEER, 4000));
     d.handle_packet(
         now,
@@ -69,7 +69,7 @@ fn answers_ping_and_adds_querier_to_table() {
 #[test]
 fn read_only_querier_is_answered_but_not_added() {
     let now = t0();
-    let mut d = node(1);
+    let mut d = node(now, 1);
     let from = SocketAddr::from((PEER, 4000));
     d.handle_packet(
         now,
@@ -119,7 +119,7 @@ fn read_only_node_never_answers_and_marks_its_queries() {
 #[test]
 fn announce_with_bad_token_gets_error_203_and_stores_nothing() {
     let now = t0();
-    let mut d = node(1);
+    let mut d = node(now, 1);
     let from = SocketAddr::from((PEER, 4000));
     let hash = InfoHashV1([5; 20]);
     let q = Query::AnnouncePeer {
@@ -147,7 +147,7 @@ fn announce_with_bad_token_gets_error_203_and_stores_nothing() {
 #[test]
 fn get_peers_token_allows_announce_and_implied_port() {
     let now = t0();
-    let mut d = node(1);
+    let mut d = node(now, 1);
     let from = SocketAddr::from((PEER, 4000));
     let hash = InfoHashV1([5; 20]);
     d.handle_packet(
@@ -210,10 +210,11 @@ fn get_peers_token_allows_announce_and_implied_port() {
 
 #[test]
 fn unknown_method_gets_error_204() {
-    let mut d = node(1);
+    let now = t0();
+    let mut d = node(now, 1);
     let from = SocketAddr::from((PEER, 4000));
     d.handle_packet(
-        t0(),
+        now,
         from,
         b"d1:ad2:id20:aaaaaaaaaaaaaaaaaaaae1:q4:vote1:t2:zz1:y1:qe",
     );
@@ -231,7 +232,7 @@ fn unknown_method_gets_error_204() {
 #[test]
 fn garbage_and_unsolicited_responses_are_ignored() {
     let now = t0();
-    let mut d = node(1);
+    let mut d = node(now, 1);
     let from = SocketAddr::from((PEER, 4000));
     for junk in [&b""[..], b"d", b"de", b"i1e", b"d1:y1:re", b"\xff\xfe"] {
         d.handle_packet(now, from, junk);
@@ -254,7 +255,7 @@ fn garbage_and_unsolicited_responses_are_ignored() {
 #[test]
 fn flooding_get_peers_gives_bounded_replies_and_bounded_table() {
     let now = t0();
-    let mut d = node(1);
+    let mut d = node(now, 1);
     let hash = InfoHashV1([5; 20]);
     for i in 0..5_000u32 {
         let b = i.to_be_bytes();
@@ -279,6 +280,87 @@ fn flooding_get_peers_gives_bounded_replies_and_bounded_table() {
         }
     }
     assert!(d.routing_table().len() <= 160 * 8);
+}
+
+#[test]
+fn one_flooding_ip_gets_at_most_its_query_budget_per_window() {
+    let now = t0();
+    let mut d = node(now, 1);
+    let from = SocketAddr::from((PEER, 4000));
+    let hash = InfoHashV1([5; 20]);
+    let mut replies = 0;
+    for _ in 0..1_000 {
+        d.handle_packet(
+            now,
+            from,
+            &query(
+                b"f",
+                Query::GetPeers {
+                    id: NodeId([3; 20]),
+                    info_hash: hash,
+                },
+                false,
+            ),
+        );
+        while d.poll_transmit().is_some() {
+            replies += 1;
+        }
+    }
+    assert_eq!(replies, Config::default().max_queries_per_ip as usize);
+    // Another host is still served, and the flooder is served again in the next window.
+    d.handle_packet(
+        now,
+        SocketAddr::from(([10, 0, 0, 99], 1)),
+        &query(
+            b"p",
+            Query::Ping {
+                id: NodeId([4; 20]),
+            },
+            false,
+        ),
+    );
+    assert!(d.poll_transmit().is_some());
+    d.handle_packet(
+        now + freshet_dht::RATE_WINDOW,
+        from,
+        &query(
+            b"p",
+            Query::Ping {
+                id: NodeId([3; 20]),
+            },
+            false,
+        ),
+    );
+    assert!(d.poll_transmit().is_some());
+}
+
+#[test]
+fn stale_bucket_is_refreshed_with_a_find_node() {
+    let now = t0();
+    let mut d = node(now, 1);
+    let from = SocketAddr::from((PEER, 4000));
+    d.handle_packet(
+        now,
+        from,
+        &query(
+            b"p",
+            Query::Ping {
+                id: NodeId([3; 20]),
+            },
+            false,
+        ),
+    );
+    while d.poll_transmit().is_some() {}
+    let due = d.poll_timeout().expect("a timer");
+    assert!(due <= now + freshet_dht::REFRESH_AFTER);
+    d.handle_timeout(now + freshet_dht::REFRESH_AFTER);
+    let (to, bytes) = d.poll_transmit().expect("refresh query");
+    assert_eq!(to, from);
+    let m = Message::decode(&bytes).unwrap();
+    assert!(
+        matches!(m.body, Body::Query(Query::FindNode { .. })),
+        "{m:?}"
+    );
 }
 
 #[test]
@@ -313,7 +395,7 @@ fn unanswered_bootstrap_times_out_and_finishes() {
 #[test]
 fn find_node_answers_ipv6_contacts_in_nodes6() {
     let now = t0();
-    let mut d = node(1);
+    let mut d = node(now, 1);
     let v6 = SocketAddr::from(([0xfd00, 0, 0, 0, 0, 0, 0, 7], 6881));
     let v4 = SocketAddr::from((PEER, 4000));
     d.handle_packet(
