@@ -599,6 +599,7 @@ pub(crate) fn parse_nodes_v4(
         .map(|c| {
             let (id, a) = c.split_at(20);
             CompactNodeV4 {
+                // `chunks_exact(26)` then `split_at(20)`: `id` is exactly 20 bytes.
                 id: NodeId::from_slice(id).unwrap_or_default(),
                 addr: SocketAddrV4::new(
                     Ipv4Addr::new(a[0], a[1], a[2], a[3]),
@@ -621,6 +622,7 @@ pub(crate) fn parse_nodes_v6(
             let mut o = [0u8; 16];
             o.copy_from_slice(&a[..16]);
             CompactNodeV6 {
+                // `chunks_exact(38)` then `split_at(20)`: `id` is exactly 20 bytes.
                 id: NodeId::from_slice(id).unwrap_or_default(),
                 addr: SocketAddrV6::new(
                     Ipv6Addr::from(o),

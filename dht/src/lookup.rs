@@ -163,6 +163,13 @@ impl Lookup {
                 hop = c.hop;
             }
         }
+        // A node that answered under a different id than we expected: its old entry must not
+        // stay in flight forever (that would stall the lookup), and it is not trusted.
+        for c in self.candidates.values_mut() {
+            if c.addr == addr && c.state == State::InFlight {
+                c.state = State::Failed;
+            }
+        }
         for (nid, naddr) in nodes {
             self.add_candidate(nid, naddr, hop + 1);
         }
@@ -332,6 +339,15 @@ mod tests {
         assert_eq!(c.len(), K);
         assert_eq!(c[0].2, Some(vec![1]));
         assert_eq!(l.hops(), 1);
+    }
+
+    #[test]
+    fn reply_under_unexpected_id_does_not_stall_the_lookup() {
+        let mut l = Lookup::new(NodeId([0; 20]), LookupKind::FindNode, [node(1)], []);
+        let q = l.next_queries();
+        assert_eq!(q.len(), 1);
+        l.on_response(node(1).1, node(99).0, [], None);
+        assert!(l.is_done());
     }
 
     #[test]
