@@ -33,7 +33,7 @@ use super::request::{
     AddOptions, DataOnClose, Request, RequestId, TorrentId, TorrentSource, UseTrackers,
 };
 use super::torrent::{Action, AnnounceIdentity, Torrent};
-use super::{ClientHandle, Config, Control, ShutdownComplete, WakingSender, http, resume};
+use super::{ClientHandle, Config, Control, ShutdownComplete, WakingSender, http, resume, state};
 
 const WAKER: Token = Token(0);
 const UDP4: Token = Token(62);
@@ -51,7 +51,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Starts the network thread; see [`super::TorrentClient::spawn`].
-pub(super) fn spawn(config: Config) -> io::Result<ClientHandle> {
+pub(super) fn spawn(mut config: Config) -> io::Result<ClientHandle> {
+    if config.resume_dir.is_none() {
+        config.resume_dir.clone_from(&config.state_dir);
+    }
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let mut listeners = Vec::new();
@@ -88,7 +91,7 @@ pub(super) fn spawn(config: Config) -> io::Result<ClientHandle> {
     let mut random = [0u8; 12];
     rand::Rng::fill(&mut rand::rng(), &mut random[..]);
     let now = Instant::now();
-    let driver = Driver {
+    let mut driver = Driver {
         announce_port: listen_addrs.first().map_or(0, SocketAddr::port),
         udp4,
         udp6,
@@ -133,6 +136,7 @@ pub(super) fn spawn(config: Config) -> io::Result<ClientHandle> {
         http: http::HttpClient::new(FETCH_TIMEOUT, &config.extra_root_certs),
         config,
     };
+    driver.restore_state();
     let thread = std::thread::Builder::new()
         .name("freshet-net".into())
         .spawn(move || driver.run())?;
@@ -1172,6 +1176,11 @@ impl Driver {
             &meta.info_hash,
         );
         let record = resume::load(&rpath);
+        if let Some(dir) = &self.config.state_dir
+            && let Err(e) = state::save(dir, &meta, &options)
+        {
+            tracing::warn!(torrent = %id, "cannot save session state in {}: {e}", dir.display());
+        }
         let announce = (options.trackers == UseTrackers::Announce).then(|| self.identity(id));
         let mut t = Torrent::new(id, meta, options.save_dir.clone(), record, announce, now);
         for addr in options.peers {
@@ -1179,6 +1188,21 @@ impl Driver {
         }
         self.by_hash.insert(info_hash, id);
         self.torrents.insert(id, t);
+    }
+
+    /// Queues the torrents saved in the state directory as adds without a request id.
+    fn restore_state(&mut self) {
+        let Some(dir) = self.config.state_dir.clone() else {
+            return;
+        };
+        for (meta, options) in state::load_all(&dir) {
+            self.pending_adds.push_back(PendingAdd {
+                request_id: None,
+                options,
+                state: AddState::Ready(meta),
+            });
+        }
+        self.answer_adds();
     }
 
     fn resume_path(&self, t: &Torrent) -> PathBuf {
@@ -1551,6 +1575,9 @@ impl Driver {
                         }
                     }
                     if let CloseReason::Request(_) = reason {
+                        if let Some(dir) = &self.config.state_dir {
+                            state::remove(dir, &t.meta.info_hash, &path);
+                        }
                         self.emit(Event::Closed { id });
                     }
                 }

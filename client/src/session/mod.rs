@@ -23,6 +23,7 @@ mod meta;
 mod pools;
 mod request;
 mod resume;
+mod state;
 mod torrent;
 
 use std::fmt;
@@ -70,6 +71,11 @@ pub struct Config {
     /// A peer that sent nothing (not even a keep-alive) for this long is dropped (default
     /// 180 s).
     pub peer_idle_timeout: Duration,
+    /// The session's state directory (default `None`: nothing persisted). When set, every
+    /// open torrent's metainfo, options and resume data are kept there and restored on the
+    /// next start (see the `state` module docs for the layout); it is also the resume
+    /// directory unless [`Config::resume_dir`] is set.
+    pub state_dir: Option<PathBuf>,
     /// Global download limit in bytes per second (`0`, the default: unlimited); change it
     /// later with [`Request::SetRateLimits`].
     pub max_download_rate: u64,
@@ -95,6 +101,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(90),
             peer_idle_timeout: Duration::from_secs(180),
+            state_dir: None,
             max_download_rate: 0,
             max_upload_rate: 0,
             extra_root_certs: Vec::new(),
@@ -121,6 +128,13 @@ impl Config {
     #[must_use]
     pub fn trust_root_cert(mut self, der: impl Into<Vec<u8>>) -> Self {
         self.extra_root_certs.push(der.into());
+        self
+    }
+
+    /// Keeps the session's torrents in `dir` (see [`Config::state_dir`]).
+    #[must_use]
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
         self
     }
 

@@ -1,0 +1,136 @@
+//! Session persistence: the torrents of a client with [`Config::state_dir`] set.
+//!
+//! # Layout
+//!
+//! For each open torrent, inside the state directory:
+//!
+//! - `<info-hash hex>.torrent`: its metainfo (the exact `info` bytes plus the tracker tiers,
+//!   so the info-hash is unchanged), written when the torrent is opened;
+//! - `<info-hash hex>.options.json`: its add options (save directory, trackers on/off), with
+//!   the save directory made absolute;
+//! - `<info-hash hex>.resume`: its resume data (the state directory is the resume directory
+//!   unless [`Config::resume_dir`] says otherwise; see the `resume` module).
+//!
+//! On start the client re-adds every torrent found there, in info-hash order, each reported
+//! with a [`Event::TorrentAdded`](crate::Event::TorrentAdded) without a request id; resume
+//! data means completed torrents seed at once and incomplete ones carry on without a recheck.
+//! Closing a torrent (either [`DataOnClose`](crate::DataOnClose)) removes its three files;
+//! shutting down keeps them. Files not named like this are never read or touched.
+//!
+//! [`Config::state_dir`]: crate::Config::state_dir
+//! [`Config::resume_dir`]: crate::Config::resume_dir
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use freshet_bencode::OwnedValue;
+use freshet_engine::save_atomic;
+use freshet_metainfo::InfoHashV1;
+
+use super::meta::{MAX_TORRENT_FILE, TorrentMeta};
+use super::request::{AddOptions, UseTrackers};
+
+/// Largest options file read.
+const MAX_OPTIONS_FILE: u64 = 64 * 1024;
+/// Most torrents restored from one state directory.
+const MAX_RESTORED: usize = 100_000;
+
+/// The add options kept for each torrent.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SavedOptions {
+    save_dir: PathBuf,
+    trackers: bool,
+}
+
+/// Writes `meta` and `options` into `dir` (creating it).
+pub(crate) fn save(dir: &Path, meta: &TorrentMeta, options: &AddOptions) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let hex = meta.info_hash.to_hex();
+    let tiers = meta
+        .trackers
+        .iter()
+        .map(|tier| {
+            OwnedValue::List(
+                tier.iter()
+                    .map(|u| OwnedValue::Bytes(u.as_bytes().to_vec()))
+                    .collect(),
+            )
+        })
+        .collect();
+    let info = freshet_bencode::decode(&meta.info_bytes)
+        .map_err(|e| std::io::Error::other(format!("re-reading info dict: {e}")))?
+        .to_owned_value();
+    let mut top = std::collections::BTreeMap::new();
+    if let Some(first) = meta.trackers.first().and_then(|t| t.first()) {
+        top.insert(
+            b"announce".to_vec(),
+            OwnedValue::Bytes(first.as_bytes().to_vec()),
+        );
+        top.insert(b"announce-list".to_vec(), OwnedValue::List(tiers));
+    }
+    top.insert(b"info".to_vec(), info);
+    let bytes = OwnedValue::Dict(top).encode();
+    save_atomic(&dir.join(format!("{hex}.torrent")), &bytes)?;
+    let save_dir = std::path::absolute(&options.save_dir)?;
+    let saved = SavedOptions {
+        save_dir,
+        trackers: options.trackers == UseTrackers::Announce,
+    };
+    let json = serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other)?;
+    save_atomic(&dir.join(format!("{hex}.options.json")), &json)
+}
+
+/// Removes the state files of `info_hash` (its resume file included, at `resume`).
+pub(crate) fn remove(dir: &Path, info_hash: &InfoHashV1, resume: &Path) {
+    let hex = info_hash.to_hex();
+    let _ = fs::remove_file(dir.join(format!("{hex}.torrent")));
+    let _ = fs::remove_file(dir.join(format!("{hex}.options.json")));
+    let _ = fs::remove_file(resume);
+}
+
+/// The torrents saved in `dir`, in info-hash order: metainfo (or why it is unreadable) and
+/// options. A torrent whose options file is missing or unreadable is skipped with a warning.
+pub(crate) fn load_all(dir: &Path) -> Vec<(Result<TorrentMeta, String>, AddOptions)> {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".torrent").map(str::to_owned))
+        .filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .take(MAX_RESTORED)
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for hex in names {
+        let Some(options) = read_options(&dir.join(format!("{hex}.options.json"))) else {
+            tracing::warn!("skipping saved torrent {hex}: no readable options file");
+            continue;
+        };
+        let meta = read_limited(&dir.join(format!("{hex}.torrent")), MAX_TORRENT_FILE)
+            .and_then(|b| TorrentMeta::from_bytes(&b))
+            .map_err(|e| format!("saved torrent {hex}: {e}"));
+        out.push((meta, options));
+    }
+    out
+}
+
+fn read_options(path: &Path) -> Option<AddOptions> {
+    let bytes = read_limited(path, MAX_OPTIONS_FILE).ok()?;
+    let saved: SavedOptions = serde_json::from_slice(&bytes).ok()?;
+    let trackers = if saved.trackers {
+        UseTrackers::Announce
+    } else {
+        UseTrackers::Never
+    };
+    Some(AddOptions::save_to(saved.save_dir).with_trackers(trackers))
+}
+
+fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let meta = fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.len() > max {
+        return Err(format!("{}: larger than {max} bytes", path.display()));
+    }
+    fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
