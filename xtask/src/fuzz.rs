@@ -141,7 +141,7 @@ fn run_seed_script(fuzz_dir: &Path, testdata: &Path) {
     if !script.is_file() {
         return;
     }
-    let status = Command::new("sh")
+    let status = Command::new("bash")
         .arg(&script)
         .arg(testdata)
         .env("FRESHET_TESTDATA", testdata)
