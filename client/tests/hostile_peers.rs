@@ -1,0 +1,158 @@
+//! Hostile peers (issue 9) on real sockets on 127.0.0.1: a raw TCP "peer" completes the
+//! handshake with a Freshet leech and then misbehaves (4 GiB length prefix, bitfield with
+//! spare bits, `have`/`piece` index out of range, garbage). Each test asserts that the leech
+//! closes that connection within a bounded wait, and that the download then completes from an
+//! honest Freshet seed with exactly the right bytes.
+#![allow(clippy::disallowed_methods)] // Tests bound their waits with the real clock.
+
+mod component_util;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use component_util::{add, client, make_torrent, sample_bytes, tree, wait_added, wait_complete};
+use freshet_client::Request;
+use freshet_metainfo::Metainfo;
+use freshet_peerwire::{Handshake, PeerId, Reserved};
+
+const TICK: Duration = Duration::from_millis(50);
+/// Longest wait for the leech to drop a hostile peer.
+const DROP_WAIT: Duration = Duration::from_secs(30);
+/// The test torrent: 300 000 bytes in 16 KiB pieces = 19 pieces (a 3-byte bitfield).
+const LEN: usize = 300_000;
+
+/// How the hostile peer's connection ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// The leech closed (EOF or reset) after the hostile bytes were sent.
+    Closed,
+    /// Still open after [`DROP_WAIT`].
+    StillOpen,
+}
+
+fn frame(id: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = u32::try_from(payload.len() + 1)
+        .unwrap()
+        .to_be_bytes()
+        .to_vec();
+    out.push(id);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Runs one hostile peer against a fresh leech, then lets the leech finish from an honest
+/// seed and checks the data.
+fn hostile(case: &str, payload: &[u8]) {
+    let end = run_peer(case, payload, DROP_WAIT);
+    assert_eq!(
+        end,
+        End::Closed,
+        "{case}: hostile peer was not disconnected"
+    );
+}
+
+/// [`hostile`]'s body: returns how the raw peer's connection ended within `wait`.
+fn run_peer(case: &str, payload: &[u8], wait: Duration) -> End {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "h.bin", &[("", LEN)], 16384, false);
+    let meta = Metainfo::from_bytes(&bytes).unwrap();
+    let info_hash = meta.info_hashes.wire_id().unwrap();
+
+    let seed = client(TICK);
+    add(&seed, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seed);
+    wait_complete(&seed, sid);
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bad_addr = listener.local_addr().unwrap();
+    let payload = payload.to_vec();
+    let bad = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(wait)).unwrap();
+        let mut theirs = [0u8; 68];
+        s.read_exact(&mut theirs).unwrap();
+        let hs = Handshake::new(
+            Reserved::NONE,
+            info_hash,
+            PeerId::azureus(*b"-XX0001-", [6; 12]),
+        );
+        s.write_all(&hs.to_bytes()).unwrap();
+        // The leech may already close while we are still writing: that is a pass.
+        if s.write_all(&payload).is_err() {
+            return End::Closed;
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return End::Closed,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return End::StillOpen;
+                }
+                Err(_) => return End::Closed,
+            }
+        }
+    });
+
+    let leech = client(TICK);
+    let dl = dir.path().join("dl");
+    add(&leech, 1, &bytes, &dl, &[bad_addr]);
+    let lid = wait_added(&leech);
+    let end = bad.join().unwrap();
+
+    leech
+        .send(Request::AddPeer {
+            id: lid,
+            addr: seed.listen_addrs()[0],
+        })
+        .unwrap();
+    wait_complete(&leech, lid);
+    leech.join();
+    seed.join();
+    assert_eq!(tree(&dl), tree(&src), "{case}: wrong data written");
+    end
+}
+
+/// Control: the same raw peer sending a well-formed empty bitfield is kept (so the hostile
+/// cases are dropped for their bytes, not for the raw peer's handshake).
+#[test]
+fn a_well_behaved_raw_peer_is_kept() {
+    let end = run_peer("control", &frame(5, &[0, 0, 0]), Duration::from_secs(3));
+    assert_eq!(end, End::StillOpen);
+}
+
+#[test]
+fn a_4_gib_length_prefix_is_dropped() {
+    hostile("4 GiB length", &[0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0, 0]);
+}
+
+#[test]
+fn a_bitfield_with_spare_bits_is_dropped() {
+    // 19 pieces: the last 5 bits of the 3-byte bitfield must be zero.
+    hostile("spare bits", &frame(5, &[0xff, 0xff, 0xff]));
+}
+
+#[test]
+fn a_have_index_out_of_range_is_dropped() {
+    hostile("have 9999", &frame(4, &9999u32.to_be_bytes()));
+}
+
+#[test]
+fn a_piece_index_out_of_range_is_dropped() {
+    let mut p = 9999u32.to_be_bytes().to_vec();
+    p.extend_from_slice(&0u32.to_be_bytes());
+    p.extend_from_slice(&[0xaa; 16384]);
+    hostile("piece 9999", &frame(7, &p));
+}
+
+#[test]
+fn garbage_after_the_handshake_is_dropped() {
+    hostile("garbage", &sample_bytes(4096, 42));
+}
