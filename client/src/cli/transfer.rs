@@ -35,6 +35,70 @@ pub(crate) struct DownloadArgs {
     /// One JSON event per line on stdout instead of progress bars.
     #[arg(long)]
     json: bool,
+    /// Download limit in bytes per second; `K` and `M` suffixes as in aria2 (`500K` = 500
+    /// KiB/s, `10M` = 10 MiB/s); `0`: unlimited.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
+    max_down: u64,
+    /// Upload limit in bytes per second (same suffixes); `0`: unlimited.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
+    max_up: u64,
+    /// Download pieces in order (for streaming).
+    #[arg(long)]
+    sequential: bool,
+    /// Download only these files: 1-based indexes into the torrent's file list (padding files
+    /// not counted), comma-separated, ranges allowed (`1,3-5`), as aria2's `--select-file`.
+    #[arg(long, value_name = "INDEXES", value_parser = parse_indexes)]
+    only: Option<Indexes>,
+    /// Keep the session (torrents, options, resume data) in DIR and restore it next time.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// After completing, seed until every torrent uploaded R times its size, then exit.
+    #[arg(long, value_name = "R")]
+    seed_ratio: Option<f64>,
+}
+
+/// A parsed `--only` list (0-based).
+#[derive(Debug, Clone)]
+pub(crate) struct Indexes(Vec<usize>);
+
+/// Parses a rate: digits with an optional `K` (KiB) or `M` (MiB) suffix, case-insensitive.
+pub(crate) fn parse_rate(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, mult) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 1024),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 1024 * 1024),
+        _ => (s, 1),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a rate (bytes per second, e.g. 500K or 10M)"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// Parses `1,3-5` (1-based, inclusive ranges) into 0-based indexes.
+pub(crate) fn parse_indexes(s: &str) -> Result<Indexes, String> {
+    const MAX_FILES: usize = 1_000_000;
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || format!("{part:?} is not a 1-based file index or range like 3-5");
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let a: usize = a.parse().map_err(|_| bad())?;
+        let b: usize = b.parse().map_err(|_| bad())?;
+        if a == 0 || b < a || b > MAX_FILES || out.len() + (b - a) > MAX_FILES {
+            return Err(bad());
+        }
+        out.extend((a - 1)..b);
+    }
+    if out.is_empty() {
+        return Err("no file indexes given".into());
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(Indexes(out))
 }
 
 /// Arguments of `freshet seed`.
@@ -94,6 +158,17 @@ pub(crate) fn download(args: &DownloadArgs) -> Result<ExitCode, CliError> {
     opts.listen = args.listen;
     opts.peers.clone_from(&args.peers);
     opts.output_mode = mode(args.json);
+    opts.max_down = args.max_down;
+    opts.max_up = args.max_up;
+    opts.sequential = args.sequential;
+    opts.only = args.only.as_ref().map(|i| i.0.clone());
+    opts.state_dir.clone_from(&args.state_dir);
+    if let Some(r) = args.seed_ratio
+        && !(r.is_finite() && r >= 0.0)
+    {
+        return Err(CliError::input(r, "--seed-ratio must be a number >= 0"));
+    }
+    opts.seed_ratio = args.seed_ratio;
     opts.interrupt = Some(commands::ctrl_c_flag().map_err(|e| failed(&e))?);
     commands::download(&opts).map_err(|e| failed(&e))?;
     Ok(ExitCode::SUCCESS)
@@ -137,4 +212,29 @@ pub(crate) fn demo(args: &DemoArgs) -> Result<ExitCode, CliError> {
     opts.interrupt = Some(commands::ctrl_c_flag().map_err(|e| failed(&e))?);
     commands::demo(&opts).map_err(|e| failed(&e))?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_take_aria2_suffixes() {
+        assert_eq!(parse_rate("500K"), Ok(500 * 1024));
+        assert_eq!(parse_rate("10m"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_rate("1234"), Ok(1234));
+        assert_eq!(parse_rate("0"), Ok(0));
+        assert!(parse_rate("K").is_err());
+        assert!(parse_rate("1.5M").is_err());
+        assert!(parse_rate("99999999999999999999M").is_err());
+    }
+
+    #[test]
+    fn indexes_are_one_based_with_ranges() {
+        assert_eq!(parse_indexes("1,3-5,3").unwrap().0, vec![0, 2, 3, 4]);
+        assert!(parse_indexes("0").is_err());
+        assert!(parse_indexes("5-2").is_err());
+        assert!(parse_indexes("").is_err());
+        assert!(parse_indexes("1-99999999999").is_err());
+    }
 }

@@ -12,7 +12,8 @@ use serde_json::json;
 use super::output::{OutputMode, Reporter};
 use super::{CommandError, next_event, shutdown};
 use crate::{
-    AddOptions, Config, Event, Request, RequestId, TorrentClient, TorrentId, TorrentSource,
+    AddOptions, Config, Event, FilePriority, Request, RequestId, TorrentClient, TorrentId,
+    TorrentSource,
 };
 
 /// Options of `freshet download`.
@@ -35,6 +36,21 @@ pub struct DownloadOptions {
     pub tick: Duration,
     /// Set by a Ctrl-C handler ([`super::ctrl_c_flag`]): shut down cleanly and stop.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Global download limit, bytes per second (`--max-down`; `0`: unlimited).
+    pub max_down: u64,
+    /// Global upload limit, bytes per second (`--max-up`; `0`: unlimited).
+    pub max_up: u64,
+    /// Download pieces in order (`--sequential`).
+    pub sequential: bool,
+    /// Download only these files (`--only`; 0-based indexes into each torrent's real files,
+    /// padding left out). Other files are set to skip as soon as the torrent's metadata is
+    /// known; bytes of theirs that share a piece with a wanted file are still written.
+    pub only: Option<Vec<usize>>,
+    /// Keep the session (torrents, options, resume data) in this directory (`--state-dir`).
+    pub state_dir: Option<PathBuf>,
+    /// After completing, seed until every torrent has uploaded this many times its wanted
+    /// size (`--seed-ratio`), then exit 0.
+    pub seed_ratio: Option<f64>,
 }
 
 impl DownloadOptions {
@@ -50,6 +66,12 @@ impl DownloadOptions {
             output_mode: OutputMode::Auto,
             tick: Duration::from_secs(1),
             interrupt: None,
+            max_down: 0,
+            max_up: 0,
+            sequential: false,
+            only: None,
+            state_dir: None,
+            seed_ratio: None,
         }
     }
 }
@@ -72,12 +94,14 @@ pub struct DownloadReport {
 /// A source cannot be started, a torrent fails, the listen address cannot be bound, or the
 /// interrupt flag was set (after a clean shutdown).
 pub fn download(opts: &DownloadOptions) -> Result<DownloadReport, CommandError> {
-    let client = TorrentClient::spawn(
-        Config::default()
-            .listen_on(opts.listen)
-            .with_tick(opts.tick),
-    )
-    .map_err(CommandError::io(format!("listening on {}", opts.listen)))?;
+    let mut config = Config::default()
+        .listen_on(opts.listen)
+        .with_tick(opts.tick);
+    config.max_download_rate = opts.max_down;
+    config.max_upload_rate = opts.max_up;
+    config.state_dir.clone_from(&opts.state_dir);
+    let client = TorrentClient::spawn(config)
+        .map_err(CommandError::io(format!("listening on {}", opts.listen)))?;
     let mut reporter = Reporter::new(opts.output_mode);
     for (i, src) in opts.sources.iter().enumerate() {
         let mut options = AddOptions::save_to(&opts.output);
@@ -95,6 +119,9 @@ pub fn download(opts: &DownloadOptions) -> Result<DownloadReport, CommandError> 
     let mut downloaded: BTreeMap<TorrentId, u64> = BTreeMap::new();
     let mut replies = 0;
     let mut announced_seeding = false;
+    // Torrents whose `--only` priorities are not set yet (waiting for their file list).
+    let mut needs_only: BTreeSet<TorrentId> = BTreeSet::new();
+    let mut ratio_met: BTreeSet<TorrentId> = BTreeSet::new();
     let interrupt = opts.interrupt.as_deref();
     let result = loop {
         let Some(e) = next_event(&client, interrupt)? else {
@@ -110,6 +137,16 @@ pub fn download(opts: &DownloadOptions) -> Result<DownloadReport, CommandError> 
             } => {
                 replies += 1;
                 names.insert(id, (name, save_path));
+                if opts.sequential {
+                    client.send(Request::SetSequential {
+                        id,
+                        sequential: true,
+                    })?;
+                }
+                if opts.only.is_some() {
+                    needs_only.insert(id);
+                    client.send(Request::Details { id })?;
+                }
             }
             Event::AlreadyDownloading { .. } => replies += 1,
             Event::StartFailed { request_id, reason } => {
@@ -134,11 +171,46 @@ pub fn download(opts: &DownloadOptions) -> Result<DownloadReport, CommandError> 
             }
             Event::Status(s) => {
                 downloaded.insert(s.id, s.downloaded);
+                if let Some(only) = &opts.only
+                    && !s.files.is_empty()
+                    && needs_only.remove(&s.id)
+                {
+                    if let Some(&bad) = only.iter().find(|&&i| i >= s.files.len()) {
+                        break Err(CommandError::Torrent {
+                            id: s.id.0,
+                            what: format!("--only {bad}: the torrent has {} files", s.files.len()),
+                            location: "--only".into(),
+                        });
+                    }
+                    let priorities = (0..s.files.len())
+                        .map(|i| {
+                            if only.contains(&i) {
+                                FilePriority::Normal
+                            } else {
+                                FilePriority::Skip
+                            }
+                        })
+                        .collect();
+                    client.send(Request::SetFilePriorities {
+                        id: s.id,
+                        priorities,
+                    })?;
+                }
+                if let Some(r) = opts.seed_ratio
+                    && done.contains(&s.id)
+                    && s.uploaded as f64 >= r * s.wanted_bytes as f64
+                {
+                    ratio_met.insert(s.id);
+                }
             }
             _ => {}
         }
-        let all_done = replies == opts.sources.len() && done.len() == names.len();
-        if all_done && !opts.seed {
+        let all_done =
+            replies == opts.sources.len() && done.len() == names.len() && needs_only.is_empty();
+        if all_done && opts.seed_ratio.is_some() && ratio_met.len() == names.len() {
+            break Ok(());
+        }
+        if all_done && !opts.seed && opts.seed_ratio.is_none() {
             break Ok(());
         }
         if all_done && !announced_seeding {
