@@ -156,3 +156,88 @@ fn a_piece_index_out_of_range_is_dropped() {
 fn garbage_after_the_handshake_is_dropped() {
     hostile("garbage", &sample_bytes(4096, 42));
 }
+
+/// A raw peer that claims every piece, unchokes, and answers every request with wrong bytes:
+/// the leech must fail the hashes, drop (ban) it, and finish from the honest seed.
+#[test]
+fn a_peer_sending_corrupt_blocks_is_banned_and_the_data_refetched() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "c.bin", &[("", LEN)], 16384, false);
+    let meta = Metainfo::from_bytes(&bytes).unwrap();
+    let info_hash = meta.info_hashes.wire_id().unwrap();
+    let seed = client(TICK);
+    add(&seed, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seed);
+    wait_complete(&seed, sid);
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bad_addr = listener.local_addr().unwrap();
+    let bad = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(DROP_WAIT)).unwrap();
+        let mut theirs = [0u8; 68];
+        s.read_exact(&mut theirs).unwrap();
+        let hs = Handshake::new(
+            Reserved::NONE,
+            info_hash,
+            PeerId::azureus(*b"-XX0001-", [7; 12]),
+        );
+        s.write_all(&hs.to_bytes()).unwrap();
+        s.write_all(&frame(5, &[0xff, 0xff, 0xe0])).unwrap();
+        s.write_all(&frame(1, &[])).unwrap();
+        let mut served = 0u32;
+        loop {
+            let mut len = [0u8; 4];
+            if let Err(e) = s.read_exact(&mut len) {
+                return (e.kind(), served);
+            }
+            let n = u32::from_be_bytes(len) as usize;
+            assert!(n <= 1 << 20, "leech sent a {n}-byte frame");
+            let mut body = vec![0u8; n];
+            if let Err(e) = s.read_exact(&mut body) {
+                return (e.kind(), served);
+            }
+            if body.first() == Some(&6) && body.len() == 13 {
+                let piece = &body[1..5];
+                let offset = &body[5..9];
+                let want = u32::from_be_bytes(body[9..13].try_into().unwrap()) as usize;
+                let mut p = piece.to_vec();
+                p.extend_from_slice(offset);
+                p.extend_from_slice(&vec![0x5a; want.min(1 << 17)]);
+                if s.write_all(&frame(7, &p)).is_err() {
+                    return (std::io::ErrorKind::ConnectionReset, served);
+                }
+                served += 1;
+            }
+        }
+    });
+
+    let leech = client(TICK);
+    let dl = dir.path().join("dl");
+    add(&leech, 1, &bytes, &dl, &[bad_addr]);
+    let lid = wait_added(&leech);
+    let (end, served) = bad.join().unwrap();
+    assert!(
+        !matches!(
+            end,
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "the corrupt peer was still connected after {DROP_WAIT:?} ({served} blocks served)"
+    );
+    assert!(
+        served >= 1,
+        "the leech never requested from the corrupt peer"
+    );
+    eprintln!("corrupt peer served {served} blocks before being dropped ({end:?})");
+    leech
+        .send(Request::AddPeer {
+            id: lid,
+            addr: seed.listen_addrs()[0],
+        })
+        .unwrap();
+    wait_complete(&leech, lid);
+    leech.join();
+    seed.join();
+    assert_eq!(tree(&dl), tree(&src), "corrupt data survived");
+}
