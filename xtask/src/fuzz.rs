@@ -1,5 +1,6 @@
 //! `cargo xtask fuzz [--seconds N] [--target NAME]`: seeds and runs every `cargo fuzz` target.
 //!
+//! Targets are discovered from the `[[bin]]` entries of every `<crate>/fuzz/Cargo.toml`.
 //! For each target (or only `--target NAME`):
 //! 1. Seeds `<crate>/fuzz/corpus/<target>/` (git-ignored) from the crate's `seed-corpus.sh`
 //!    if it has one, from the committed regression inputs in `<crate>/fuzz/regressions/<target>/`,
@@ -23,19 +24,34 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-/// Every fuzz target: (crate folder, target name).
-pub(crate) const TARGETS: &[(&str, &str)] = &[
-    ("bencode", "decode"),
-    ("metainfo", "torrent_parse"),
-    ("metainfo", "magnet_parse"),
-    ("peerwire", "decoder"),
-    ("peerwire", "extension"),
-    ("tracker", "http_response"),
-    ("tracker", "udp_packets"),
-    ("tracker", "server_request"),
-    ("engine", "resume_decode"),
-    ("engine", "peer_messages"),
-];
+/// Every fuzz target as (crate folder, target name): the `[[bin]]` names of each
+/// `<crate>/fuzz/Cargo.toml` under the repository root, crates in alphabetical order.
+fn discover(root: &Path) -> Result<Vec<(String, String)>> {
+    let mut crates: Vec<String> = fs::read_dir(root)?
+        .flatten()
+        .filter(|e| e.path().join("fuzz/Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    crates.sort();
+    let mut out = Vec::new();
+    for c in crates {
+        let manifest = fs::read_to_string(root.join(&c).join("fuzz/Cargo.toml"))?;
+        let mut in_bin = false;
+        for line in manifest.lines().map(str::trim) {
+            if line.starts_with('[') {
+                in_bin = line == "[[bin]]";
+            } else if in_bin && let Some(v) = line.strip_prefix("name") {
+                let name = v
+                    .trim_start()
+                    .trim_start_matches('=')
+                    .trim()
+                    .trim_matches('"');
+                out.push((c.clone(), name.to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// Time allowed on top of `--seconds` for building a target before it is killed.
 const BUILD_ALLOWANCE: Duration = Duration::from_secs(900);
@@ -68,16 +84,17 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             ),
         }
     }
-    let targets: Vec<(&str, &str)> = TARGETS
+    let root = repo_root()?;
+    let all = discover(&root)?;
+    let targets: Vec<(&str, &str)> = all
         .iter()
-        .copied()
+        .map(|(c, t)| (c.as_str(), t.as_str()))
         .filter(|(_, t)| only.as_deref().is_none_or(|o| o == *t))
         .collect();
     if targets.is_empty() {
-        let names: Vec<&str> = TARGETS.iter().map(|(_, t)| *t).collect();
+        let names: Vec<&str> = all.iter().map(|(_, t)| t.as_str()).collect();
         bail!("no fuzz target named {only:?}; known: {}", names.join(", "));
     }
-    let root = repo_root()?;
     let testdata = std::env::var_os("FRESHET_TESTDATA")
         .map_or_else(|| root.join("../shared/testdata"), PathBuf::from);
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
