@@ -12,7 +12,8 @@
 //! payload), seconds until the process exited, CPU seconds (user+sys) and peak RSS of the
 //! leecher's whole process tree. The leecher is started through a tiny wrapper (this program
 //! with `--rusage-wrap`) whose only child is the leecher, so `getrusage(RUSAGE_CHILDREN)` in the
-//! wrapper is exactly the tree's usage (`wait4` semantics). Each download is compared byte for
+//! wrapper is exactly the tree's usage (`wait4` semantics). The tree's `RssAnon` is also polled
+//! (libtorrent's RSS is mostly memory-mapped file pages). Each download is compared byte for
 //! byte with the original, then deleted.
 //!
 //! Transmission never dials 127.x peers, so the seeder dials it: the libtorrent seeder is told
