@@ -79,4 +79,4 @@ mod persist;
 pub use persist::SavedState;
 
 mod node;
-pub use node::{Config, Dht, Event, LookupId, MAX_TRACKED_IPS, RATE_WINDOW};
+pub use node::{Config, Dht, Event, LookupId, MAX_TRACKED_IPS, RATE_WINDOW, Stats};

@@ -61,6 +61,26 @@ impl Default for Config {
     }
 }
 
+/// A snapshot of the node for status output (`freshet dht` prints these).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Good nodes in the routing table.
+    pub good: usize,
+    /// Questionable nodes.
+    pub questionable: usize,
+    /// Bad nodes awaiting replacement.
+    pub bad: usize,
+    /// Buckets holding at least one node.
+    pub non_empty_buckets: usize,
+    /// Info-hashes with peers announced to us.
+    pub stored_torrents: usize,
+    /// Lookups in progress.
+    pub active_lookups: usize,
+    /// Queries awaiting a reply.
+    pub pending_queries: usize,
+}
+
 /// Handle to a lookup started by [`Dht::get_peers`], [`Dht::announce`] or [`Dht::bootstrap`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct LookupId(pub u64);
@@ -223,6 +243,25 @@ impl Dht {
         SavedState {
             id: self.id,
             nodes: nodes.iter().take(1_000).map(|n| (n.id, n.addr)).collect(),
+        }
+    }
+
+    /// Routing-table and activity counters at `now`.
+    pub fn stats(&self, now: Instant) -> Stats {
+        let (good, questionable, bad) = self.table.stats(now);
+        Stats {
+            good,
+            questionable,
+            bad,
+            non_empty_buckets: self
+                .table
+                .buckets()
+                .iter()
+                .filter(|b| !b.nodes().is_empty())
+                .count(),
+            stored_torrents: self.peers.torrent_count(),
+            active_lookups: self.lookups.len(),
+            pending_queries: self.pending.len(),
         }
     }
 

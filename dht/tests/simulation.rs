@@ -175,6 +175,16 @@ fn run(n: usize, seed: u64, loss: f64) -> Outcome {
         "bootstrap did not finish"
     );
     let table_sizes: Vec<usize> = net.nodes.iter().map(|d| d.routing_table().len()).collect();
+    // The router (node 0) only heard queries from the others: those contacts are questionable
+    // until they answer one of its own queries (BEP 5). Node 5 looked itself up: good contacts.
+    let s = net.nodes[0].stats(net.now);
+    assert_eq!(s.good + s.questionable, table_sizes[0], "{s:?}");
+    assert_eq!((s.bad, s.active_lookups, s.pending_queries), (0, 0, 0));
+    assert!(
+        net.nodes[5].stats(net.now).good >= 4,
+        "{:?}",
+        net.nodes[5].stats(net.now)
+    );
 
     // 2. Node 7 announces that it seeds the torrent on port 51413.
     let hash = InfoHashV1(*b"freshet-dht-sim-hash");
