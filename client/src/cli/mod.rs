@@ -46,6 +46,9 @@ enum Command {
     Seed(transfer::SeedArgs),
     /// A whole swarm on 127.0.0.1: tracker, seeder and downloader, with nothing to install.
     Demo(transfer::DemoArgs),
+    /// Run the client in the foreground with its saved torrents, driven by JSON lines on
+    /// stdin, writing events as JSON lines on stdout, until stdin closes or Ctrl-C.
+    Daemon(transfer::DaemonArgs),
 }
 
 /// A failure reported to the user as one line, with its exit code.
@@ -98,6 +101,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Magnet(a) => magnet::run(&a),
         Command::Tracker(a) => tracker::run(&a),
         Command::Download(a) => transfer::download(&a),
+        Command::Daemon(a) => transfer::daemon(&a),
         Command::Seed(a) => transfer::seed(&a),
         Command::Demo(a) => transfer::demo(&a),
     };

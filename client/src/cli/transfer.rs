@@ -57,6 +57,54 @@ pub(crate) struct DownloadArgs {
     seed_ratio: Option<f64>,
 }
 
+/// Arguments of `freshet daemon`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DaemonArgs {
+    /// Session state directory (default: `$XDG_DATA_HOME/freshet` or
+    /// `~/.local/share/freshet`).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Keep nothing between runs.
+    #[arg(long, conflicts_with = "state_dir")]
+    no_state: bool,
+    /// Listen address for incoming peers (port 0 picks a free port).
+    #[arg(long, default_value = "0.0.0.0:6881", value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+    /// Seconds between status events.
+    #[arg(long, default_value_t = 5)]
+    tick_secs: u64,
+    /// Download limit in bytes per second (`K`/`M` suffixes); `0`: unlimited.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
+    max_down: u64,
+    /// Upload limit in bytes per second (`K`/`M` suffixes); `0`: unlimited.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
+    max_up: u64,
+}
+
+pub(crate) fn daemon(args: &DaemonArgs) -> Result<ExitCode, CliError> {
+    let state_dir = if args.no_state {
+        None
+    } else {
+        match args.state_dir.clone().or_else(commands::default_state_dir) {
+            Some(d) => Some(d),
+            None => {
+                return Err(CliError::input(
+                    "--state-dir",
+                    "no HOME or XDG_DATA_HOME; give a directory or --no-state",
+                ));
+            }
+        }
+    };
+    let mut opts = commands::DaemonOptions::new(state_dir);
+    opts.listen = args.listen;
+    opts.tick = std::time::Duration::from_secs(args.tick_secs.max(1));
+    opts.max_down = args.max_down;
+    opts.max_up = args.max_up;
+    opts.interrupt = Some(commands::ctrl_c_flag().map_err(|e| failed(&e))?);
+    commands::daemon(&opts).map_err(|e| failed(&e))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A parsed `--only` list (0-based).
 #[derive(Debug, Clone)]
 pub(crate) struct Indexes(Vec<usize>);

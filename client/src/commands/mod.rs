@@ -6,6 +6,7 @@
 //! is set the command shuts the client down cleanly (resume data written) and returns
 //! [`CommandError::Interrupted`].
 
+mod daemon;
 mod demo;
 mod download;
 mod output;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub use daemon::{DaemonOptions, daemon, default_state_dir};
 pub use demo::{DemoOptions, DemoReport, demo};
 pub use download::{DownloadOptions, DownloadReport, download};
 pub use output::{OutputMode, event_json};

@@ -59,6 +59,34 @@ pub fn event_json(e: &Event) -> Value {
 }
 
 fn status_json(s: &TorrentStatus) -> Value {
+    let mut v = status_fields(s);
+    if !s.files.is_empty() {
+        v["files"] = s
+            .files
+            .iter()
+            .map(|f| {
+                json!({"path": f.path, "length": f.length, "have_bytes": f.have_bytes,
+                    "priority": format!("{:?}", f.priority).to_lowercase()})
+            })
+            .collect();
+    }
+    if !s.peer_list.is_empty() {
+        v["peer_list"] = s
+            .peer_list
+            .iter()
+            .map(|p| {
+                json!({"addr": p.addr.map(|a| a.to_string()), "client": p.client,
+                    "down_rate": p.down_rate, "up_rate": p.up_rate, "pieces": p.pieces,
+                    "am_choking": p.am_choking, "am_interested": p.am_interested,
+                    "peer_choking": p.peer_choking, "peer_interested": p.peer_interested,
+                    "snubbed": p.snubbed})
+            })
+            .collect();
+    }
+    v
+}
+
+fn status_fields(s: &TorrentStatus) -> Value {
     json!({
         "event": "status", "id": s.id.0, "name": s.name, "activity": s.activity.to_string(),
         "fraction_done": s.fraction_done, "have_bytes": s.have_bytes,
