@@ -8,10 +8,11 @@
 //! node. Start from [`Dht`] and [`Config`]; the wire codec is [`Message`].
 //!
 //! ```text
-//!   UDP socket ──bytes──▶ handle_packet ─▶ ┌──────────────────────────────┐ ─▶ poll_transmit ──▶ UDP
-//!   timer      ──now────▶ handle_timeout ─▶ │ Dht: RoutingTable, Lookups,  │ ─▶ poll_event (PeersFound…)
-//!   app        ─────────▶ get_peers/announce│ Tokens, PeerStore            │ ─▶ poll_timeout
-//!                                           └──────────────────────────────┘
+//!  UDP socket --bytes--> handle_packet  --+   +-----------------------+   +--> poll_transmit --> UDP
+//!  timer      --now----> handle_timeout --+-->| Dht: RoutingTable,    |---+--> poll_event (PeersFound,
+//!  application --------> bootstrap/       |   | Lookups, TokenSecrets,|   |                LookupDone)
+//!                        get_peers/announce   | PeerStore             |   +--> poll_timeout
+//!                                             +-----------------------+
 //! ```
 //!
 //! Example: two nodes on an in-memory "network"; B announces, A finds B's peer.
