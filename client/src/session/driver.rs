@@ -1349,6 +1349,7 @@ impl Driver {
     // ---- torrent actions ----
 
     fn run_actions(&mut self, now: Instant) {
+        let mut dial_after = false;
         let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
         for id in ids {
             while let Some(action) = self.torrents.get_mut(&id).and_then(Torrent::poll_action) {
@@ -1381,7 +1382,12 @@ impl Driver {
                             p.submit(job);
                         }
                     }
-                    Action::Event(e) => self.emit(e),
+                    Action::Event(e) => {
+                        // Peers known before the check finished are dialled at once, not at
+                        // the next housekeeping round.
+                        dial_after |= matches!(e, Event::Checked { .. });
+                        self.emit(e);
+                    }
                     Action::SaveResume => {
                         if let Some(t) = self.torrents.get(&id)
                             && t.is_checked()
@@ -1402,7 +1408,9 @@ impl Driver {
                 }
             }
         }
-        let _ = now;
+        if dial_after {
+            self.dial(now);
+        }
     }
 
     fn conn_by_peer(&mut self, torrent: TorrentId, key: PeerKey) -> Option<&mut Conn> {

@@ -405,8 +405,11 @@ impl Torrent {
     }
 
     /// The next address to dial now (marked as connected until [`Self::addr_failed`]).
+    ///
+    /// A complete torrent dials too: a seed must reach leechers that never dial out
+    /// themselves (Transmission does not dial loopback peers; firewalled leechers).
     pub(crate) fn next_dial(&mut self, now: Instant) -> Option<SocketAddr> {
-        if !self.is_running() || self.is_complete() {
+        if !self.is_running() {
             return None;
         }
         let (addr, st) = self
