@@ -113,3 +113,44 @@ fn pause_priorities_sequential_resume_and_details() {
     leech.join();
     seed.join();
 }
+
+#[test]
+fn recheck_finds_damage_and_then_the_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "r.bin", &[("", 100_000)], 16384, false);
+    let c = client(TICK);
+    add(&c, 1, &bytes, &src, &[]);
+    let id = wait_added(&c);
+    wait_complete(&c, id);
+    let file = src.join("r.bin");
+    let good = std::fs::read(&file).unwrap();
+    let mut bad = good.clone();
+    bad[20_000] ^= 0xff; // second piece
+    std::fs::write(&file, &bad).unwrap();
+
+    let checked = |c: &freshet_client::ClientHandle| match wait_for(
+        c,
+        "checked",
+        |e| matches!(e, Event::Checked { id: i, .. } if *i == id),
+    ) {
+        Event::Checked {
+            have_bytes,
+            complete,
+            ..
+        } => (have_bytes, complete),
+        _ => unreachable!(),
+    };
+    c.send(Request::Recheck { id }).unwrap();
+    assert_eq!(checked(&c), (100_000 - 16384, false));
+    std::fs::write(&file, &good).unwrap();
+    c.send(Request::Recheck { id }).unwrap();
+    assert_eq!(checked(&c), (100_000, true));
+    c.send(Request::Recheck { id: TorrentId(42) }).unwrap();
+    wait_for(
+        &c,
+        "unknown id error",
+        |e| matches!(e, Event::Error { location, .. } if location == "recheck"),
+    );
+    c.join();
+}

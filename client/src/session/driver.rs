@@ -185,6 +185,8 @@ struct FetchDone {
 enum CloseReason {
     Request(DataOnClose),
     Shutdown,
+    /// Closed to be opened again with a full check of its data.
+    Recheck,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -946,6 +948,19 @@ impl Driver {
                 }
                 self.on_torrent(now, id, "set rate limits", |_, _| Ok(()));
             }
+            Request::Recheck { id } => match self.torrents.get_mut(&id) {
+                Some(_) if self.closing.contains_key(&id) => {}
+                Some(t) => {
+                    t.begin_close(now);
+                    self.closing
+                        .insert(id, (CloseReason::Recheck, CloseStage::Draining));
+                }
+                None => self.emit(Event::Error {
+                    id,
+                    what: "no such torrent".into(),
+                    location: "recheck".into(),
+                }),
+            },
             Request::SetSequential { id, sequential } => {
                 self.on_torrent(now, id, "set sequential", |t, now| {
                     t.set_sequential(now, sequential);
@@ -1349,7 +1364,6 @@ impl Driver {
     // ---- torrent actions ----
 
     fn run_actions(&mut self, now: Instant) {
-        let mut dial_after = false;
         let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
         for id in ids {
             while let Some(action) = self.torrents.get_mut(&id).and_then(Torrent::poll_action) {
@@ -1382,12 +1396,7 @@ impl Driver {
                             p.submit(job);
                         }
                     }
-                    Action::Event(e) => {
-                        // Peers known before the check finished are dialled at once, not at
-                        // the next housekeeping round.
-                        dial_after |= matches!(e, Event::Checked { .. });
-                        self.emit(e);
-                    }
+                    Action::Event(e) => self.emit(e),
                     Action::SaveResume => {
                         if let Some(t) = self.torrents.get(&id)
                             && t.is_checked()
@@ -1408,9 +1417,7 @@ impl Driver {
                 }
             }
         }
-        if dial_after {
-            self.dial(now);
-        }
+        let _ = now;
     }
 
     fn conn_by_peer(&mut self, torrent: TorrentId, key: PeerKey) -> Option<&mut Conn> {
@@ -1573,6 +1580,19 @@ impl Driver {
                     };
                     self.by_hash.remove(&t.meta.info_hash);
                     let path = self.resume_path(&t);
+                    if matches!(reason, CloseReason::Recheck) && self.shutdown_deadline.is_none() {
+                        // Flushed and disconnected: open it again without resume data, so
+                        // every piece on disk is hashed; file priorities carry over.
+                        resume::remove(&path);
+                        let options = t.reopen_options();
+                        let priorities = t.geometry_priorities();
+                        self.open_torrent(now, id, t.meta, options);
+                        if let Some(t) = self.torrents.get_mut(&id) {
+                            t.restore_priorities(now, &priorities);
+                        }
+                        self.dial(now);
+                        continue;
+                    }
                     match reason {
                         CloseReason::Request(DataOnClose::Delete) => resume::remove(&path),
                         _ if !t.is_checked() => {}

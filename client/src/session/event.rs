@@ -6,9 +6,10 @@
 //!   ([`Event::TorrentAdded`], [`Event::AlreadyDownloading`] or [`Event::StartFailed`]), and
 //!   the replies come in the order the add requests were sent, even when an earlier one has to
 //!   fetch a URL first.
-//! - For one torrent: `TorrentAdded` comes first; [`Event::Checked`] comes once, after the
-//!   check of existing data and before any [`Event::Completed`]; `Completed` comes at most once
-//!   per add; [`Event::Closed`] is the last event for that id.
+//! - For one torrent: `TorrentAdded` comes first; [`Event::Checked`] comes once (and once more
+//!   after each [`Request::Recheck`](crate::Request::Recheck)), after the check of existing
+//!   data and before any [`Event::Completed`]; `Completed` comes at most once per add;
+//!   [`Event::Closed`] is the last event for that id.
 //! - On every tick the client sends one [`Event::Status`] per open torrent, in id order.
 //! - Nothing is sent after the client's `signal`.
 

@@ -117,6 +117,14 @@ pub enum Request {
         /// Upload limit (bytes per second, `0`: unlimited).
         up: u64,
     },
+    /// Hash every piece on disk again: the torrent is flushed and disconnected, then
+    /// reopened without its resume data (file priorities kept; sequential order and rate
+    /// limits are not). Answered by a new [`Event::Checked`](crate::Event::Checked), or an
+    /// error event if the id is unknown.
+    Recheck {
+        /// The torrent.
+        id: TorrentId,
+    },
     /// Switch between sequential (streaming) and rarest-first piece order. Answered by a
     /// status event.
     SetSequential {

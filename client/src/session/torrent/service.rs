@@ -9,7 +9,8 @@ use std::time::Instant;
 use freshet_engine::{FilePriority, PickOrder, PiecePriority};
 
 use super::Torrent;
-use crate::session::event::{FileProgress, PeerSummary};
+use crate::session::event::{FileProgress, PeerSummary, TrackerState};
+use crate::session::request::{AddOptions, UseTrackers};
 
 impl Torrent {
     /// Pauses transfers (connections stay open, every peer choked, our requests cancelled).
@@ -137,5 +138,34 @@ impl Torrent {
             .enumerate()
             .filter(|(_, f)| !f.is_padding())
             .map(|(i, _)| i)
+    }
+}
+
+impl Torrent {
+    /// Options that reopen this torrent as it is (same save directory, trackers on or off,
+    /// every known peer address) after a close for a recheck.
+    pub(crate) fn reopen_options(&self) -> AddOptions {
+        let mut options = AddOptions::save_to(self.save_dir.clone()).with_trackers(
+            if self.tracker == TrackerState::None {
+                UseTrackers::Never
+            } else {
+                UseTrackers::Announce
+            },
+        );
+        options.peers = self.addrs.keys().copied().collect();
+        options
+    }
+
+    /// The engine's file priorities (geometry order, padding files included).
+    pub(crate) fn geometry_priorities(&self) -> Vec<FilePriority> {
+        self.engine.file_priorities().to_vec()
+    }
+
+    /// Applies priorities saved with [`Self::geometry_priorities`].
+    pub(crate) fn restore_priorities(&mut self, now: Instant, priorities: &[FilePriority]) {
+        for (i, &p) in priorities.iter().enumerate() {
+            self.engine.set_file_priority(now, i, p);
+        }
+        self.pump(now);
     }
 }
