@@ -6,8 +6,10 @@ use freshet_dht::{Body, Message, NodeId, Query, TransactionId};
 use freshet_metainfo::InfoHashV1;
 
 fn bench(c: &mut Criterion) {
-    let path = "/work/shared/testdata/rqbit/dht/resources/test_requests/find_node_response_2.bin";
-    let response = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let base = std::env::var("FRESHET_TESTDATA")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata").into());
+    let path = format!("{base}/rqbit/dht/resources/test_requests/find_node_response_2.bin");
+    let response = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let query = Message {
         transaction_id: TransactionId(vec![0, 6]),
         version: Some(b"FR01".to_vec()),
