@@ -261,3 +261,85 @@ fn an_unrequested_block_does_not_corrupt_the_download() {
     let end = run_peer("unrequested block", &frame(7, &p), Duration::from_secs(5));
     eprintln!("unrequested block: connection {end:?} after 5 s");
 }
+
+/// Resident memory of this test process in KiB (Linux `/proc/self/status`).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A peer floods a Freshet seed with 100 000 valid requests and never reads the answers,
+/// while an honest Freshet leech downloads from the same seed: the honest download completes
+/// and the seed's memory stays bounded (it must not queue 100 000 x 16 KiB of replies).
+#[test]
+fn a_request_flood_does_not_starve_honest_peers_or_grow_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "f.bin", &[("", LEN)], 16384, false);
+    let meta = Metainfo::from_bytes(&bytes).unwrap();
+    let info_hash = meta.info_hashes.wire_id().unwrap();
+    let seed = client(TICK);
+    add(&seed, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seed);
+    wait_complete(&seed, sid);
+    let before = rss_kib();
+
+    let seed_addr = seed.listen_addrs()[0];
+    let flood = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(seed_addr).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let hs = Handshake::new(
+            Reserved::NONE,
+            info_hash,
+            PeerId::azureus(*b"-XX0001-", [8; 12]),
+        );
+        s.write_all(&hs.to_bytes()).unwrap();
+        let mut theirs = [0u8; 68];
+        s.read_exact(&mut theirs).unwrap();
+        s.write_all(&frame(2, &[])).unwrap();
+        let mut sent = 0u32;
+        let mut batch = Vec::with_capacity(17 * 1000);
+        while sent < 100_000 {
+            batch.clear();
+            for i in 0..1000u32 {
+                let mut p = ((sent + i) % 18).to_be_bytes().to_vec();
+                p.extend_from_slice(&0u32.to_be_bytes());
+                p.extend_from_slice(&16384u32.to_be_bytes());
+                batch.extend_from_slice(&frame(6, &p));
+            }
+            if s.write_all(&batch).is_err() {
+                break;
+            }
+            sent += 1000;
+        }
+        sent
+    });
+
+    let leech = client(TICK);
+    let dl = dir.path().join("dl");
+    add(&leech, 1, &bytes, &dl, &[seed_addr]);
+    let lid = wait_added(&leech);
+    let started = std::time::Instant::now();
+    wait_complete(&leech, lid);
+    let took = started.elapsed();
+    let sent = flood.join().unwrap();
+    let after = rss_kib();
+    eprintln!(
+        "flood: {sent} requests written; honest 300 kB download took {took:?}; RSS {before} -> {after} KiB"
+    );
+    leech.join();
+    seed.join();
+    assert_eq!(tree(&dl), tree(&src));
+    // 100 000 queued 16 KiB replies would be 1.6 GB; allow generous noise from parallel tests.
+    assert!(
+        after.saturating_sub(before) < 400 * 1024,
+        "RSS grew from {before} to {after} KiB"
+    );
+}
