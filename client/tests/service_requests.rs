@@ -154,3 +154,65 @@ fn recheck_finds_damage_and_then_the_repair() {
     );
     c.join();
 }
+
+#[test]
+fn seed_ratio_and_time_limits_pause_the_torrent_with_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "s.bin", &[("", 200_000)], 16384, false);
+    let other = make_torrent(&src, "t.bin", &[("", 20_000)], 16384, false);
+    let seed = client(TICK);
+    add(&seed, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seed);
+    wait_complete(&seed, sid);
+    seed.send(Request::SetSeedLimits {
+        id: sid,
+        ratio: Some(1.0),
+        time: None,
+    })
+    .unwrap();
+    add(&seed, 2, &other, &src, &[]);
+    let tid = wait_added(&seed);
+    seed.send(Request::SetSeedLimits {
+        id: tid,
+        ratio: None,
+        time: Some(Duration::from_secs(1)),
+    })
+    .unwrap();
+
+    // The time limit: reached after about a second of seeding, with nobody downloading.
+    match wait_for(
+        &seed,
+        "time limit",
+        |e| matches!(e, Event::SeedLimitReached { id, .. } if *id == tid),
+    ) {
+        Event::SeedLimitReached { seeded_for, .. } => {
+            assert!(seeded_for >= Duration::from_secs(1));
+        }
+        _ => unreachable!(),
+    }
+
+    // The ratio limit: reached once one leecher has the whole torrent.
+    let leech = client(TICK);
+    add(
+        &leech,
+        1,
+        &bytes,
+        &dir.path().join("dl"),
+        &[seed.listen_addrs()[0]],
+    );
+    let lid = wait_added(&leech);
+    wait_complete(&leech, lid);
+    match wait_for(
+        &seed,
+        "ratio limit",
+        |e| matches!(e, Event::SeedLimitReached { id, .. } if *id == sid),
+    ) {
+        Event::SeedLimitReached { ratio, .. } => assert!(ratio >= 1.0, "{ratio}"),
+        _ => unreachable!(),
+    }
+    let s = details(&seed, sid);
+    assert_eq!(s.activity, Activity::Paused);
+    leech.join();
+    seed.join();
+}

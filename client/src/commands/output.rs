@@ -52,6 +52,14 @@ pub fn event_json(e: &Event) -> Value {
         Event::Status(s) => status_json(s),
         Event::Completed { id } => json!({ "event": "completed", "id": id.0 }),
         Event::Closed { id } => json!({ "event": "closed", "id": id.0 }),
+        Event::SeedLimitReached {
+            id,
+            ratio,
+            seeded_for,
+        } => json!({
+            "event": "seed_limit_reached", "id": id.0, "ratio": ratio,
+            "seeded_secs": seeded_for.as_secs(),
+        }),
         Event::Error { id, what, location } => json!({
             "event": "error", "id": id.0, "what": what, "where": location,
         }),

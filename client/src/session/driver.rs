@@ -32,6 +32,7 @@ use super::pools::{BatchWaker, Done, Job, Pools};
 use super::request::{
     AddOptions, DataOnClose, Request, RequestId, TorrentId, TorrentSource, UseTrackers,
 };
+use super::seeding::SeedLimits;
 use super::torrent::{Action, AnnounceIdentity, Torrent};
 use super::{ClientHandle, Config, Control, ShutdownComplete, WakingSender, http, resume, state};
 
@@ -133,6 +134,7 @@ pub(super) fn spawn(mut config: Config) -> io::Result<ClientHandle> {
         ),
         parked: Vec::new(),
         write_limited: false,
+        seed_limits: SeedLimits::default(),
         http: http::HttpClient::new(FETCH_TIMEOUT, &config.extra_root_certs),
         config,
     };
@@ -243,6 +245,8 @@ struct Driver {
     parked: Vec<usize>,
     /// Whether the last flush left bytes unsent because of the upload limit.
     write_limited: bool,
+    /// Seed ratio and time limits.
+    seed_limits: SeedLimits,
     /// HTTP(S) client shared by announce and `.torrent` fetch threads.
     http: http::HttpClient,
 }
@@ -961,6 +965,12 @@ impl Driver {
                     location: "recheck".into(),
                 }),
             },
+            Request::SetSeedLimits { id, ratio, time } => {
+                if self.torrents.contains_key(&id) {
+                    self.seed_limits.set(id, ratio, time);
+                }
+                self.on_torrent(now, id, "set seed limits", |_, _| Ok(()));
+            }
             Request::SetSequential { id, sequential } => {
                 self.on_torrent(now, id, "set sequential", |t, now| {
                     t.set_sequential(now, sequential);
@@ -1257,6 +1267,9 @@ impl Driver {
     fn housekeeping(&mut self, now: Instant) {
         for t in self.torrents.values_mut() {
             t.handle_housekeeping(now);
+        }
+        for e in self.seed_limits.check(now, &mut self.torrents) {
+            self.emit(e);
         }
         for c in self.conns.iter_mut().flatten() {
             if c.closing.is_some() {

@@ -77,6 +77,16 @@ pub enum Event {
         /// The torrent.
         id: TorrentId,
     },
+    /// A seed limit set with [`Request::SetSeedLimits`](crate::Request::SetSeedLimits) was
+    /// reached: the torrent is paused.
+    SeedLimitReached {
+        /// The torrent.
+        id: TorrentId,
+        /// Uploaded bytes (since added) over wanted bytes.
+        ratio: f64,
+        /// How long it seeded.
+        seeded_for: Duration,
+    },
     /// Something went wrong for a torrent (or for a request naming an unknown torrent).
     Error {
         /// The torrent (or the unknown id that was named).
@@ -98,6 +108,7 @@ impl Event {
             | Self::Checked { id, .. }
             | Self::Completed { id }
             | Self::Closed { id }
+            | Self::SeedLimitReached { id, .. }
             | Self::Error { id, .. } => Some(*id),
             Self::Status(s) => Some(s.id),
             Self::StartFailed { .. } => None,
@@ -123,6 +134,12 @@ impl fmt::Display for Event {
             Self::Status(s) => write!(f, "{s}"),
             Self::Completed { id } => write!(f, "Torrent {id} completed"),
             Self::Closed { id } => write!(f, "Torrent {id} closed"),
+            Self::SeedLimitReached { id, ratio, .. } => {
+                write!(
+                    f,
+                    "Torrent {id} reached its seed limit (ratio {ratio:.2}), paused"
+                )
+            }
             Self::Error { id, what, location } => {
                 write!(f, "Torrent {id} error: {what} ({location})")
             }

@@ -23,6 +23,7 @@ mod meta;
 mod pools;
 mod request;
 mod resume;
+mod seeding;
 mod state;
 mod torrent;
 

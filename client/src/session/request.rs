@@ -125,6 +125,18 @@ pub enum Request {
         /// The torrent.
         id: TorrentId,
     },
+    /// Stop seeding (pause) once the torrent, complete, has uploaded `ratio` times its wanted
+    /// size in this session or seeded for `time`, whichever comes first; `None` for both
+    /// clears the limits. Answered by a status event; reaching a limit sends
+    /// [`Event::SeedLimitReached`](crate::Event::SeedLimitReached).
+    SetSeedLimits {
+        /// The torrent.
+        id: TorrentId,
+        /// Upload ratio limit.
+        ratio: Option<f64>,
+        /// Seeding time limit.
+        time: Option<std::time::Duration>,
+    },
     /// Switch between sequential (streaming) and rarest-first piece order. Answered by a
     /// status event.
     SetSequential {

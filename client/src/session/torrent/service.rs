@@ -169,3 +169,10 @@ impl Torrent {
         self.pump(now);
     }
 }
+
+impl Torrent {
+    /// Whether the torrent is paused.
+    pub(crate) fn is_paused(&self) -> bool {
+        self.engine.is_paused()
+    }
+}
