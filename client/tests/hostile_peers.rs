@@ -44,7 +44,15 @@ fn frame(id: u8, payload: &[u8]) -> Vec<u8> {
 /// Runs one hostile peer against a fresh leech, then lets the leech finish from an honest
 /// seed and checks the data.
 fn hostile(case: &str, payload: &[u8]) {
+    let before = rss_kib();
     let end = run_peer(case, payload, DROP_WAIT);
+    let after = rss_kib();
+    eprintln!("{case}: {end:?}; test process RSS {before} -> {after} KiB");
+    // A frame length believed and allocated would be up to 4 GiB; parallel tests add noise.
+    assert!(
+        after.saturating_sub(before) < 400 * 1024,
+        "{case}: RSS grew from {before} to {after} KiB"
+    );
     assert_eq!(
         end,
         End::Closed,
