@@ -7,7 +7,9 @@
 //! signal ([`ShutdownComplete`], sent once everything is flushed). The protocol logic lives in the
 //! sans-I/O crates below (`freshet-engine` drives each torrent, `freshet-tracker` announces);
 //! this crate owns the sockets, threads, files and clocks. [`commands`] has the `download`,
-//! `seed` and `demo` entry points; [`tracker_server`] the embedded tracker.
+//! `seed`, `demo` and `daemon` entry points; [`tracker_server`] the embedded tracker;
+//! [`TorrentMaker`] a second component that makes `.torrent` files (Kamaelia's
+//! `TIPCMakeTorrent`). With [`Config::state_dir`] the client keeps its torrents across runs.
 //!
 //! ```text
 //!  inbox ──Request──▶ ┌──────────────────────┐ ──jobs──▶ disk pool / hash pool
