@@ -216,3 +216,35 @@ fn seed_ratio_and_time_limits_pause_the_torrent_with_an_event() {
     leech.join();
     seed.join();
 }
+
+#[test]
+fn move_storage_moves_the_files_and_keeps_seeding() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(
+        &src,
+        "m",
+        &[("a.bin", 70_000), ("b/c.bin", 9)],
+        16384,
+        false,
+    );
+    let before = component_util::tree(&src);
+    let c = client(TICK);
+    add(&c, 1, &bytes, &src, &[]);
+    let id = wait_added(&c);
+    wait_complete(&c, id);
+    let to = dir.path().join("elsewhere");
+    c.send(Request::MoveStorage { id, to: to.clone() }).unwrap();
+    match wait_for(&c, "moved", |e| matches!(e, Event::Moved { .. })) {
+        Event::Moved { id: i, save_path } => {
+            assert_eq!(i, id);
+            assert_eq!(save_path, to.join("m"));
+        }
+        _ => unreachable!(),
+    }
+    wait_complete(&c, id);
+    assert_eq!(component_util::tree(&to), before);
+    assert!(!src.join("m/a.bin").exists());
+    assert_eq!(details(&c, id).activity, Activity::Seeding);
+    c.join();
+}

@@ -135,6 +135,7 @@ pub(super) fn spawn(mut config: Config) -> io::Result<ClientHandle> {
         parked: Vec::new(),
         write_limited: false,
         seed_limits: SeedLimits::default(),
+        moves: HashMap::new(),
         http: http::HttpClient::new(FETCH_TIMEOUT, &config.extra_root_certs),
         config,
     };
@@ -189,6 +190,8 @@ enum CloseReason {
     Shutdown,
     /// Closed to be opened again with a full check of its data.
     Recheck,
+    /// Closed, its files moved (destination in `Driver::moves`), then opened again there.
+    Move,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +250,8 @@ struct Driver {
     write_limited: bool,
     /// Seed ratio and time limits.
     seed_limits: SeedLimits,
+    /// Destinations of torrents closing for a move.
+    moves: HashMap<TorrentId, PathBuf>,
     /// HTTP(S) client shared by announce and `.torrent` fetch threads.
     http: http::HttpClient,
 }
@@ -952,6 +957,20 @@ impl Driver {
                 }
                 self.on_torrent(now, id, "set rate limits", |_, _| Ok(()));
             }
+            Request::MoveStorage { id, to } => match self.torrents.get_mut(&id) {
+                Some(_) if self.closing.contains_key(&id) => {}
+                Some(t) => {
+                    t.begin_close(now);
+                    self.moves.insert(id, to);
+                    self.closing
+                        .insert(id, (CloseReason::Move, CloseStage::Draining));
+                }
+                None => self.emit(Event::Error {
+                    id,
+                    what: "no such torrent".into(),
+                    location: "move storage".into(),
+                }),
+            },
             Request::Recheck { id } => match self.torrents.get_mut(&id) {
                 Some(_) if self.closing.contains_key(&id) => {}
                 Some(t) => {
@@ -1573,6 +1592,10 @@ impl Driver {
                         CloseReason::Request(DataOnClose::Delete) => {
                             freshet_engine::DiskJob::Delete
                         }
+                        CloseReason::Move => match self.moves.get(&id) {
+                            Some(to) => freshet_engine::DiskJob::Move(to.clone()),
+                            None => freshet_engine::DiskJob::Flush,
+                        },
                         _ => freshet_engine::DiskJob::Flush,
                     };
                     t.pending_jobs += 1;
@@ -1593,6 +1616,43 @@ impl Driver {
                     };
                     self.by_hash.remove(&t.meta.info_hash);
                     let path = self.resume_path(&t);
+                    if let (CloseReason::Move, Some(to)) = (reason, self.moves.remove(&id)) {
+                        // Every write finished before the move (the torrent was drained); the
+                        // resume data follows the files, so nothing is checked again.
+                        let moved = to.join(&t.meta.name).symlink_metadata().is_ok();
+                        let mut options = t.reopen_options();
+                        if moved {
+                            options.save_dir = to;
+                        }
+                        let new_path = resume::path(
+                            self.config.resume_dir.as_deref(),
+                            &options.save_dir,
+                            &t.meta.info_hash,
+                        );
+                        if t.is_checked()
+                            && let Err(e) = resume::save(&t, &new_path)
+                        {
+                            tracing::warn!("cannot write resume data {}: {e}", new_path.display());
+                        }
+                        if new_path != path {
+                            resume::remove(&path);
+                        }
+                        if self.shutdown_deadline.is_some() {
+                            continue;
+                        }
+                        let priorities = t.geometry_priorities();
+                        let name = t.meta.name.clone();
+                        let save_path = options.save_dir.join(&name);
+                        self.open_torrent(now, id, t.meta, options);
+                        if let Some(t) = self.torrents.get_mut(&id) {
+                            t.restore_priorities(now, &priorities);
+                        }
+                        if moved {
+                            self.emit(Event::Moved { id, save_path });
+                        }
+                        self.dial(now);
+                        continue;
+                    }
                     if matches!(reason, CloseReason::Recheck) && self.shutdown_deadline.is_none() {
                         // Flushed and disconnected: open it again without resume data, so
                         // every piece on disk is hashed; file priorities carry over.

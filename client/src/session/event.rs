@@ -77,6 +77,14 @@ pub enum Event {
         /// The torrent.
         id: TorrentId,
     },
+    /// A [`Request::MoveStorage`](crate::Request::MoveStorage) finished: the torrent now
+    /// lives at `save_path`.
+    Moved {
+        /// The torrent.
+        id: TorrentId,
+        /// Its new file or folder.
+        save_path: PathBuf,
+    },
     /// A seed limit set with [`Request::SetSeedLimits`](crate::Request::SetSeedLimits) was
     /// reached: the torrent is paused.
     SeedLimitReached {
@@ -109,6 +117,7 @@ impl Event {
             | Self::Completed { id }
             | Self::Closed { id }
             | Self::SeedLimitReached { id, .. }
+            | Self::Moved { id, .. }
             | Self::Error { id, .. } => Some(*id),
             Self::Status(s) => Some(s.id),
             Self::StartFailed { .. } => None,
@@ -134,6 +143,9 @@ impl fmt::Display for Event {
             Self::Status(s) => write!(f, "{s}"),
             Self::Completed { id } => write!(f, "Torrent {id} completed"),
             Self::Closed { id } => write!(f, "Torrent {id} closed"),
+            Self::Moved { id, save_path } => {
+                write!(f, "Torrent {id} moved to {}", save_path.display())
+            }
             Self::SeedLimitReached { id, ratio, .. } => {
                 write!(
                     f,

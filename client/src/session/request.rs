@@ -117,6 +117,17 @@ pub enum Request {
         /// Upload limit (bytes per second, `0`: unlimited).
         up: u64,
     },
+    /// Move the torrent's files to another save directory: the torrent is drained (every
+    /// in-flight write finished), flushed and disconnected, its files renamed (or copied
+    /// across file systems) under `to`, and it is reopened there with its resume data.
+    /// Answered by [`Event::Moved`](crate::Event::Moved); on failure an error event names the
+    /// file and the torrent carries on in its old place.
+    MoveStorage {
+        /// The torrent.
+        id: TorrentId,
+        /// The new save directory.
+        to: PathBuf,
+    },
     /// Hash every piece on disk again: the torrent is flushed and disconnected, then
     /// reopened without its resume data (file priorities kept; sequential order and rate
     /// limits are not). Answered by a new [`Event::Checked`](crate::Event::Checked), or an
