@@ -56,6 +56,6 @@ pub use freshet_engine::FilePriority;
 mod session;
 pub use session::{
     Activity, AddOptions, ClientGone, ClientHandle, Config, Control, DataOnClose, Event,
-    FileProgress, PeerSummary, Request, RequestId, ShutdownComplete, TorrentClient, TorrentId,
-    TorrentSource, TorrentStatus, TrackerState, UseTrackers, WakingSender,
+    FileProgress, Patron, PeerSummary, Request, RequestId, ShutdownComplete, TorrentClient,
+    TorrentId, TorrentSource, TorrentStatus, TrackerState, UseTrackers, WakingSender,
 };

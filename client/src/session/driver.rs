@@ -143,6 +143,7 @@ pub(super) fn spawn(mut config: Config) -> io::Result<ClientHandle> {
     let thread = std::thread::Builder::new()
         .name("freshet-net".into())
         .spawn(move || driver.run())?;
+    let (outbox_rx, signal_rx, routes) = super::patron::start_router(outbox_rx, signal_rx)?;
     Ok(ClientHandle {
         inbox: WakingSender {
             tx: inbox_tx,
@@ -156,6 +157,7 @@ pub(super) fn spawn(mut config: Config) -> io::Result<ClientHandle> {
         signal: signal_rx,
         listen_addrs,
         thread: Some(thread),
+        routes,
     })
 }
 

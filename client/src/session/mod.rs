@@ -20,6 +20,7 @@ mod fetch;
 mod http;
 mod limit;
 mod meta;
+mod patron;
 mod pools;
 mod request;
 mod resume;
@@ -36,6 +37,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendError, Sender};
 use mio::Waker;
+
+pub use patron::Patron;
 
 pub use event::{Activity, Event, FileProgress, PeerSummary, TorrentStatus, TrackerState};
 pub use request::{
@@ -225,6 +228,7 @@ pub struct ClientHandle {
     signal: Receiver<ShutdownComplete>,
     listen_addrs: Vec<SocketAddr>,
     thread: Option<JoinHandle<()>>,
+    routes: patron::SharedRoutes,
 }
 
 impl fmt::Debug for ClientHandle {
@@ -250,7 +254,7 @@ impl ClientHandle {
         self.inbox.send(request)
     }
 
-    /// The outbox: every [`Event`], in order.
+    /// The outbox: every [`Event`], in order, except those routed to a [`Patron`].
     #[must_use]
     pub fn outbox(&self) -> &Receiver<Event> {
         &self.outbox
@@ -282,6 +286,14 @@ impl ClientHandle {
     #[must_use]
     pub fn signal(&self) -> &Receiver<ShutdownComplete> {
         &self.signal
+    }
+
+    /// A new independent handle on this client: its own outbox carrying only the events of
+    /// the torrents it adds (or asks for again), its add replies going to it alone. This
+    /// handle's outbox keeps everything else. See [`Patron`].
+    #[must_use]
+    pub fn patron(&self) -> Patron {
+        Patron::new(self.inbox.clone(), &self.routes)
     }
 
     /// The addresses the listeners are bound to (with the real ports when 0 was asked for).
