@@ -1398,6 +1398,7 @@ impl Driver {
     // ---- torrent actions ----
 
     fn run_actions(&mut self, now: Instant) {
+        let mut dial_after = false;
         let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
         for id in ids {
             while let Some(action) = self.torrents.get_mut(&id).and_then(Torrent::poll_action) {
@@ -1430,7 +1431,12 @@ impl Driver {
                             p.submit(job);
                         }
                     }
-                    Action::Event(e) => self.emit(e),
+                    Action::Event(e) => {
+                        // Peers known before the check finished are dialled at once, not at
+                        // the next housekeeping round.
+                        dial_after |= matches!(e, Event::Checked { .. });
+                        self.emit(e);
+                    }
                     Action::SaveResume => {
                         if let Some(t) = self.torrents.get(&id)
                             && t.is_checked()
@@ -1451,7 +1457,9 @@ impl Driver {
                 }
             }
         }
-        let _ = now;
+        if dial_after {
+            self.dial(now);
+        }
     }
 
     fn conn_by_peer(&mut self, torrent: TorrentId, key: PeerKey) -> Option<&mut Conn> {
@@ -1557,27 +1565,19 @@ impl Driver {
             for tid in fetched {
                 self.pump_fetch_trackers(now, tid);
             }
-            // Peers a tracker just named are dialled now, not at the next housekeeping round.
-            self.dial(now);
         }
         // More may be waiting: come back before sleeping.
         let _ = self.waker.wake();
     }
 
     fn drain_tracker_replies(&mut self, now: Instant) {
-        let mut any = false;
         while let Ok(r) = self.tracker_rx.try_recv() {
-            any = true;
             if let Some(t) = self.torrents.get_mut(&r.torrent) {
                 t.handle_tracker_http(now, r.tracker, r.result);
             } else if let Some(f) = self.fetches.get_mut(&r.torrent) {
                 f.handle_tracker_http(now, r.tracker, r.result);
                 self.pump_fetch_trackers(now, r.torrent);
             }
-        }
-        // Peers a tracker just named are dialled now, not at the next housekeeping round.
-        if any {
-            self.dial(now);
         }
     }
 
