@@ -2,11 +2,10 @@
 //! through the same invariants as the fuzz targets, on stable, so CI exercises them without
 //! nightly.
 
-use bytes::{Bytes, BytesMut};
-use freshet_peerwire::{
-    ExtendedHandshake, Handshake, Limits, Message, MessageDecoder, MetadataMessage, PexMessage,
-    UnknownMessages,
-};
+#[path = "../fuzz/invariants.rs"]
+mod invariants;
+
+use invariants::{check_decoder, check_extension, decode_all, decoder_for};
 
 /// Every committed regression input of `target`, as (file name, bytes).
 fn regressions(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -63,81 +62,5 @@ fn extension_regressions_keep_fuzz_invariants() {
     for (name, data) in regressions("extension") {
         eprintln!("checking {name}");
         check_extension(&data);
-    }
-}
-
-fn decode_all(dec: &MessageDecoder, chunks: &[&[u8]]) -> (Vec<Message>, Result<(), ()>, usize) {
-    let mut buf = BytesMut::new();
-    let mut msgs = Vec::new();
-    for chunk in chunks {
-        buf.extend_from_slice(chunk);
-        loop {
-            match dec.decode(&mut buf) {
-                Ok(Some(m)) => msgs.push(m),
-                Ok(None) => break,
-                Err(_) => return (msgs, Err(()), buf.len()),
-            }
-        }
-    }
-    (msgs, Ok(()), buf.len())
-}
-
-fn decoder_for(control: u8) -> MessageDecoder {
-    let mut limits = Limits::default().with_max_extended_len(4096);
-    if control & 1 == 1 {
-        limits.piece_count = Some(u32::from(control >> 2) * 3);
-    }
-    if control & 2 == 2 {
-        limits.unknown_messages = UnknownMessages::Skip;
-    }
-    MessageDecoder::new(limits)
-}
-
-/// The `decoder` fuzz target's body.
-fn check_decoder(data: &[u8]) {
-    let Some((&control, input)) = data.split_first() else {
-        return;
-    };
-    let _ = Handshake::decode(input);
-    let skip = control & 2 == 2;
-    let dec = decoder_for(control);
-    let (whole, whole_res, rest) = decode_all(&dec, &[input]);
-    if !skip {
-        let used: usize = whole.iter().map(Message::encoded_len).sum();
-        if whole_res.is_ok() {
-            assert_eq!(used + rest, input.len(), "consumed + remaining != input");
-        }
-        let mut out = BytesMut::new();
-        for m in &whole {
-            m.encode(&mut out);
-        }
-        assert_eq!(
-            &out[..],
-            &input[..used],
-            "re-encoding differs from the input"
-        );
-    }
-    let split = usize::from(control) * input.len() / 256;
-    let (parts, parts_res, _) = decode_all(&dec, &[&input[..split], &input[split..]]);
-    assert_eq!(parts_res, whole_res);
-    assert_eq!(parts, whole, "split at {split} changed the result");
-}
-
-/// The `extension` fuzz target's body.
-fn check_extension(data: &[u8]) {
-    if let Ok(hs) = ExtendedHandshake::decode(data) {
-        let mut out = BytesMut::new();
-        hs.encode_payload(&mut out);
-        assert_eq!(ExtendedHandshake::decode(&out).ok(), Some(hs));
-    }
-    if let Ok(pex) = PexMessage::decode(data) {
-        let mut out = BytesMut::new();
-        pex.encode_payload(&mut out);
-        assert_eq!(PexMessage::decode(&out).ok(), Some(pex));
-    }
-    if let Ok(Some(msg)) = MetadataMessage::decode(&Bytes::copy_from_slice(data)) {
-        let mut out = BytesMut::new();
-        msg.encode_payload(&mut out);
-        assert_eq!(MetadataMessage::decode(&out.freeze()).ok(), Some(Some(msg)));
     }
 }
