@@ -85,6 +85,12 @@ pub use geometry::{
     PieceHashes, V2Expect,
 };
 
+mod metadata;
+pub use metadata::{
+    DEFAULT_MAX_METADATA_SIZE, MetadataAction, MetadataConfig, MetadataDropReason, MetadataFetch,
+    matches_target,
+};
+
 mod picker;
 pub use picker::{
     BlockReceipt, BlockState, Endgame, PickOrder, PiecePriority, PieceState, PieceTracker,
