@@ -91,6 +91,9 @@ pub use metadata::{
     matches_target,
 };
 
+mod pex;
+pub use pex::{Pex, PexAction, PexConfig};
+
 mod picker;
 pub use picker::{
     BlockReceipt, BlockState, Endgame, PickOrder, PiecePriority, PieceState, PieceTracker,
