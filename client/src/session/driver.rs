@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
-use freshet_engine::{FastExtension, PeerInfo, PeerKey};
+use freshet_engine::{FastExtension, MetadataConfig, PeerInfo, PeerKey};
 use freshet_metainfo::{InfoHashV1, Magnet};
 use freshet_peerwire::{Decoded, ExtendedHandshake, Handshake, HandshakeHead, PeerId, Reserved};
 use freshet_tracker::{MAX_BODY, TrackerAction, TrackerIdx};
@@ -331,6 +331,7 @@ impl Driver {
                 {
                     f.handle_timeout(now);
                     self.pump_fetch_trackers(now, id);
+                    self.apply_fetch_outcomes(now, id);
                 }
             }
             if now >= self.next_housekeeping {
@@ -562,19 +563,36 @@ impl Driver {
                     return;
                 }
             };
-            match f.handle_message(idx, msg) {
-                Outcome::Continue(out) => {
-                    for m in out {
+            f.handle_message(now, idx, &msg);
+            if self.apply_fetch_outcomes(now, fid) {
+                return;
+            }
+        }
+    }
+
+    /// Carries out what a magnet fetch asks (sends, drops, completion); true once complete.
+    fn apply_fetch_outcomes(&mut self, now: Instant, fid: TorrentId) -> bool {
+        while let Some(out) = self.fetches.get_mut(&fid).and_then(MetaFetch::poll_outcome) {
+            match out {
+                Outcome::Send(idx, m) => {
+                    if let Some(Some(c)) = self.conns.get_mut(idx) {
                         m.encode(&mut c.wbuf);
                     }
                 }
-                Outcome::Drop(why) => c.closing = Some(why),
+                Outcome::Drop(idx, why) => {
+                    if let Some(Some(c)) = self.conns.get_mut(idx)
+                        && c.closing.is_none()
+                    {
+                        c.closing = Some(why);
+                    }
+                }
                 Outcome::Complete(info) => {
                     self.finish_fetch(now, fid, &info);
-                    return;
+                    return true;
                 }
             }
         }
+        false
     }
 
     fn process_handshake(&mut self, now: Instant, idx: usize) {
@@ -643,7 +661,7 @@ impl Driver {
                 c.closing = Some("no extension protocol: cannot fetch metadata".into());
             } else {
                 c.phase = Phase::Established;
-                f.handle_connected(idx).encode(&mut c.wbuf);
+                f.handle_connected(idx, c.addr).encode(&mut c.wbuf);
             }
             return;
         }
@@ -676,7 +694,8 @@ impl Driver {
             h.listen_port = Some(self.announce_port);
             h
         });
-        match t.add_peer(now, info, extensions) {
+        let listen = (c.direction == Direction::Outgoing).then_some(c.addr);
+        match t.add_peer(now, info, extensions, listen) {
             Ok(key) => {
                 c.phase = Phase::Established;
                 c.peer = Some(key);
@@ -745,7 +764,7 @@ impl Driver {
             let _ = self.poll.registry().deregister(&mut c.stream);
             tracing::debug!(addr = %c.addr, reason = ?c.closing, "peer closed");
             if let Some(f) = c.torrent.and_then(|id| self.fetches.get_mut(&id)) {
-                f.handle_gone(idx);
+                f.handle_gone(now, idx);
                 if c.direction == Direction::Outgoing {
                     f.addr_failed(now, c.addr);
                 }
@@ -1099,11 +1118,32 @@ impl Driver {
         magnet: &Magnet,
         options: AddOptions,
     ) {
-        let Some(info_hash) = magnet.info_hashes.v1 else {
+        // A parsed magnet has at least one hash; the wire id is v1 or the truncated v2.
+        let Some(info_hash) = magnet.info_hashes.wire_id() else {
             return;
         };
         if let Some(&id) = self.by_hash.get(&info_hash) {
             self.emit(Event::AlreadyDownloading { request_id, id });
+            return;
+        }
+        let saved = resume::load_metainfo(
+            &resume::metainfo_path(
+                self.config.resume_dir.as_deref(),
+                &options.save_dir,
+                &info_hash,
+            ),
+            &magnet.info_hashes,
+        );
+        if let Some(meta) = saved {
+            // Fetched before (resume data keeps the metainfo): no need to ask peers again.
+            let mut options = options;
+            options.peers.extend(
+                magnet
+                    .peers
+                    .iter()
+                    .filter_map(|p| p.parse::<SocketAddr>().ok()),
+            );
+            self.start_torrent(now, request_id, meta, options);
             return;
         }
         let id = TorrentId(self.next_id);
@@ -1127,7 +1167,9 @@ impl Driver {
             info_hash,
         });
         let trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
-        let mut f = MetaFetch::new(id, info_hash, name, options, trackers);
+        let mut mcfg = MetadataConfig::default();
+        mcfg.max_size = self.config.max_metadata_size;
+        let mut f = MetaFetch::new(id, magnet.info_hashes, name, options, trackers, mcfg);
         if f.options.trackers == UseTrackers::Announce {
             f.start_announcing(now, self.identity(id));
         }
@@ -1159,6 +1201,14 @@ impl Driver {
         }
         match TorrentMeta::from_info_bytes(info, f.trackers.clone()) {
             Ok(meta) => {
+                let path = resume::metainfo_path(
+                    self.config.resume_dir.as_deref(),
+                    &f.options.save_dir,
+                    &meta.info_hash,
+                );
+                if let Err(e) = resume::save_metainfo(&meta, &path) {
+                    tracing::warn!(torrent = %id, "cannot keep the fetched metainfo: {e}");
+                }
                 let addrs: Vec<SocketAddr> = f.addrs().collect();
                 let mut options = f.options.clone();
                 options.peers = addrs;
@@ -1229,6 +1279,7 @@ impl Driver {
         }
         let announce = (options.trackers == UseTrackers::Announce).then(|| self.identity(id));
         let mut t = Torrent::new(id, meta, options.save_dir.clone(), record, announce, now);
+        t.enable_pex(self.config.pex_interval);
         for addr in options.peers {
             t.add_addr(now, addr);
         }

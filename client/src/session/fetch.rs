@@ -1,83 +1,93 @@
-//! Fetching a magnet link's metadata from peers (BEP 9 `ut_metadata`), sans-I/O.
+//! A magnet link waiting for its metadata: the socket-side glue around `freshet-engine`'s
+//! [`MetadataFetch`] (BEP 9), plus the peer addresses to dial and the magnet's trackers.
 //!
-//! A [`MetaFetch`] stands in for a torrent until its info dictionary is known. Peers that speak
-//! the extension protocol are asked for every missing 16 KiB metadata piece; when all pieces are
-//! in, their SHA-1 must equal the info-hash, otherwise everything is discarded and asked again.
-//! The metadata size a peer announces is bounded by [`MAX_METADATA`] before anything is
-//! allocated.
+//! The protocol decisions (which piece to ask whom, timeouts, verification, whom to drop)
+//! are the engine's; this module maps connection slots to engine peer keys, builds our
+//! extension handshake, and keeps the dial list with back-off.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use freshet_metainfo::InfoHashV1;
-use freshet_peerwire::{
-    EXTENDED_HANDSHAKE_ID, ExtendedHandshake, METADATA_PIECE_LEN, Message, MetadataMessage,
-    UT_METADATA, extended_message,
-};
+use freshet_engine::{MetadataAction, MetadataConfig, MetadataFetch, PeerKey};
+use freshet_metainfo::{InfoHashV1, InfoHashes};
+use freshet_peerwire::{EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Message, UT_METADATA, extended_message};
 use freshet_tracker::{
     Announcer, AnnouncerConfig, AnnouncerEvent, Progress, TrackerAction, TrackerIdx,
 };
-use sha1::{Digest, Sha1};
 
 use super::request::{AddOptions, TorrentId};
 use super::torrent::AnnounceIdentity;
 
-/// Largest metadata accepted (the `.torrent` size limit).
-pub(crate) const MAX_METADATA: u32 = 10_000_000;
 /// The id we ask peers to use for `ut_metadata` messages to us.
-const OUR_UT_METADATA_ID: u8 = 2;
+pub(crate) const OUR_UT_METADATA_ID: u8 = 2;
 
-/// What a message did to the fetch.
+/// What the fetch asks of the driver, per connection slot.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// Keep going; send these messages (to the connection given).
-    Continue(Vec<Message>),
-    /// Drop this connection.
-    Drop(String),
+    /// Queue this message on connection `conn`.
+    Send(usize, Message),
+    /// Close connection `conn`.
+    Drop(usize, String),
     /// The metadata is complete and verified.
     Complete(Bytes),
 }
 
-#[derive(Debug, Default)]
-struct PeerMeta {
-    their_id: Option<u8>,
+/// One known address: when to dial next, failures so far, whether a connection is open.
+#[derive(Debug, Clone, Copy)]
+struct Dial {
+    next_try: Instant,
+    failures: u32,
+    busy: bool,
 }
 
 /// One magnet link waiting for its metadata.
 pub(crate) struct MetaFetch {
     pub(crate) id: TorrentId,
+    /// The id used in handshakes (v1, or the truncated v2 hash).
     pub(crate) info_hash: InfoHashV1,
     pub(crate) name: String,
     pub(crate) options: AddOptions,
     pub(crate) trackers: Vec<Vec<String>>,
-    addrs: BTreeMap<SocketAddr, (Instant, u32, bool)>,
-    size: Option<u32>,
-    pieces: Vec<Option<Bytes>>,
-    peers: HashMap<usize, PeerMeta>,
+    machine: MetadataFetch,
+    addrs: BTreeMap<SocketAddr, Dial>,
+    /// Addresses proven to lie about the metadata: never dialled again.
+    banned: BTreeSet<SocketAddr>,
+    /// Connection slot → engine key, and back (keys are never reused).
+    keys: HashMap<usize, PeerKey>,
+    conns: HashMap<PeerKey, (usize, SocketAddr)>,
+    next_key: usize,
     announcer: Option<Announcer>,
 }
 
 impl MetaFetch {
-    /// A fetch for `info_hash`.
+    /// A fetch of the info dictionary named by `target`.
+    ///
+    /// # Panics
+    /// If `target` carries no hash (the magnet parser guarantees one).
     pub(crate) fn new(
         id: TorrentId,
-        info_hash: InfoHashV1,
+        target: InfoHashes,
         name: String,
         options: AddOptions,
         trackers: Vec<Vec<String>>,
+        config: MetadataConfig,
     ) -> Self {
+        // A parsed magnet always has at least one hash.
+        let info_hash = target.wire_id().expect("magnet without an info-hash");
         Self {
             id,
             info_hash,
             name,
             options,
             trackers,
+            machine: MetadataFetch::new(target, config),
             addrs: BTreeMap::new(),
-            size: None,
-            pieces: Vec::new(),
-            peers: HashMap::new(),
+            banned: BTreeSet::new(),
+            keys: HashMap::new(),
+            conns: HashMap::new(),
+            next_key: 0,
             announcer: None,
         }
     }
@@ -147,42 +157,50 @@ impl MetaFetch {
         }
     }
 
-    /// Runs the announcer's timers if due.
+    /// Runs the announcer's and the fetch's timers if due.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         if let Some(a) = &mut self.announcer
             && a.poll_timeout().is_some_and(|t| t <= now)
         {
             a.handle_timeout(now);
         }
+        if self.machine.poll_timeout().is_some_and(|t| t <= now) {
+            self.machine.handle_timeout(now);
+        }
     }
 
     /// When [`Self::handle_timeout`] should run next.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.announcer.as_ref().and_then(Announcer::poll_timeout)
+        let a = self.announcer.as_ref().and_then(Announcer::poll_timeout);
+        let m = self.machine.poll_timeout();
+        a.into_iter().chain(m).min()
     }
 
     /// Fraction of the metadata received.
     pub(crate) fn fraction(&self) -> f64 {
-        if self.pieces.is_empty() {
-            return 0.0;
-        }
-        let have = self.pieces.iter().filter(|p| p.is_some()).count();
-        have as f64 / self.pieces.len() as f64
+        self.machine.fraction()
     }
 
     /// Connected peers.
     pub(crate) fn peer_count(&self) -> usize {
-        self.peers.len()
+        self.conns.len()
     }
 
-    /// Known peer addresses (handed to the torrent once the metadata is in).
+    /// Known peer addresses not proven to lie (handed to the torrent once the metadata is in).
     pub(crate) fn addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
         self.addrs.keys().copied()
     }
 
-    /// Adds an address to dial.
+    /// Adds an address to dial (unless it was banned).
     pub(crate) fn add_addr(&mut self, now: Instant, addr: SocketAddr) {
-        self.addrs.entry(addr).or_insert((now, 0, false));
+        if self.banned.contains(&addr) {
+            return;
+        }
+        self.addrs.entry(addr).or_insert(Dial {
+            next_try: now,
+            failures: 0,
+            busy: false,
+        });
     }
 
     /// The next address to dial now.
@@ -190,23 +208,26 @@ impl MetaFetch {
         let (addr, st) = self
             .addrs
             .iter_mut()
-            .find(|(_, (next, _, busy))| !*busy && *next <= now)?;
-        st.2 = true;
+            .find(|(_, d)| !d.busy && d.next_try <= now)?;
+        st.busy = true;
         Some(*addr)
     }
 
     /// A dial or connection to `addr` ended; retry with back-off.
     pub(crate) fn addr_failed(&mut self, now: Instant, addr: SocketAddr) {
         if let Some(st) = self.addrs.get_mut(&addr) {
-            st.1 = st.1.saturating_add(1);
-            st.0 = now + Duration::from_secs(2u64.saturating_pow(st.1.min(8)).min(300));
-            st.2 = false;
+            st.failures = st.failures.saturating_add(1);
+            st.next_try = now + Duration::from_secs(2u64.saturating_pow(st.failures.min(8)).min(300));
+            st.busy = false;
         }
     }
 
-    /// A handshaken connection: returns our extension handshake to send.
-    pub(crate) fn handle_connected(&mut self, conn: usize) -> Message {
-        self.peers.insert(conn, PeerMeta::default());
+    /// A handshaken connection on slot `conn` from `addr`: returns our extension handshake.
+    pub(crate) fn handle_connected(&mut self, conn: usize, addr: SocketAddr) -> Message {
+        let key = PeerKey(self.next_key);
+        self.next_key += 1;
+        self.keys.insert(conn, key);
+        self.conns.insert(key, (conn, addr));
         let mut h = ExtendedHandshake::default();
         h.extensions
             .insert(UT_METADATA.to_owned(), OUR_UT_METADATA_ID);
@@ -214,100 +235,61 @@ impl MetaFetch {
         extended_message(EXTENDED_HANDSHAKE_ID, |out| h.encode_payload(out))
     }
 
-    /// A connection is gone.
-    pub(crate) fn handle_gone(&mut self, conn: usize) {
-        self.peers.remove(&conn);
+    /// The connection on slot `conn` is gone.
+    pub(crate) fn handle_gone(&mut self, now: Instant, conn: usize) {
+        if let Some(key) = self.keys.remove(&conn) {
+            self.conns.remove(&key);
+            self.machine.handle_peer_gone(now, key);
+        }
     }
 
-    /// A message on a handshaken connection.
-    pub(crate) fn handle_message(&mut self, conn: usize, msg: Message) -> Outcome {
-        let Message::Extended { id, payload } = msg else {
-            // Bitfields, haves, keep-alives: not needed before the metadata is known.
-            return Outcome::Continue(Vec::new());
+    /// A message on a handshaken connection; read the results with [`Self::poll_outcome`].
+    /// Messages other than the extension handshake and `ut_metadata` are not needed before
+    /// the metadata is known and are ignored.
+    pub(crate) fn handle_message(&mut self, now: Instant, conn: usize, msg: &Message) {
+        let Some(&key) = self.keys.get(&conn) else {
+            return;
         };
-        if id == EXTENDED_HANDSHAKE_ID {
-            if self.peers.get(&conn).is_some_and(|p| p.their_id.is_some()) {
-                // Requests go out once per peer; a repeated handshake changes nothing.
-                return Outcome::Continue(Vec::new());
-            }
-            let Ok(h) = ExtendedHandshake::decode(&payload) else {
-                return Outcome::Drop("bad extension handshake".into());
-            };
-            let (Some(their_id), Some(size)) = (h.extension_id(UT_METADATA), h.metadata_size)
-            else {
-                return Outcome::Drop("peer does not offer metadata".into());
-            };
-            if size == 0 || size > MAX_METADATA {
-                return Outcome::Drop(format!("metadata size {size} out of range"));
-            }
-            match self.size {
-                None => {
-                    self.size = Some(size);
-                    self.pieces = vec![None; size.div_ceil(METADATA_PIECE_LEN) as usize];
-                }
-                Some(s) if s != size => {
-                    return Outcome::Drop(format!("metadata size {size}, others said {s}"));
-                }
-                Some(_) => {}
-            }
-            if let Some(p) = self.peers.get_mut(&conn) {
-                p.their_id = Some(their_id);
-            }
-            let requests = self
-                .pieces
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.is_none())
-                .map(|(i, _)| {
-                    // i < pieces.len() <= MAX_METADATA / 16 KiB, fits in u32.
-                    let req = MetadataMessage::Request { piece: i as u32 };
-                    extended_message(their_id, |out| req.encode_payload(out))
-                })
-                .collect();
-            return Outcome::Continue(requests);
-        }
-        if id != OUR_UT_METADATA_ID {
-            return Outcome::Continue(Vec::new());
-        }
-        match MetadataMessage::decode(&payload) {
-            Ok(Some(MetadataMessage::Data {
-                piece,
-                total_size,
-                data,
-            })) => {
-                if Some(total_size) != self.size {
-                    return Outcome::Drop("metadata total_size changed".into());
-                }
-                if let Some(slot) = self.pieces.get_mut(piece as usize) {
-                    *slot = Some(data);
-                }
-                self.try_complete()
-            }
-            Ok(Some(MetadataMessage::Reject { .. })) => {
-                Outcome::Drop("peer rejected a metadata request".into())
-            }
-            Ok(_) => Outcome::Continue(Vec::new()),
-            Err(e) => Outcome::Drop(format!("bad ut_metadata message: {e}")),
+        let Message::Extended { id, payload } = msg else {
+            return;
+        };
+        match *id {
+            EXTENDED_HANDSHAKE_ID => match ExtendedHandshake::decode(payload) {
+                Ok(h) => self.machine.handle_extended_handshake(now, key, &h),
+                Err(_) => self.machine.handle_extended_handshake(
+                    now,
+                    key,
+                    &ExtendedHandshake::default(),
+                ),
+            },
+            OUR_UT_METADATA_ID => self.machine.handle_payload(now, key, payload),
+            _ => {}
         }
     }
 
-    fn try_complete(&mut self) -> Outcome {
-        if self.pieces.is_empty() || self.pieces.iter().any(Option::is_none) {
-            return Outcome::Continue(Vec::new());
-        }
-        let mut all = Vec::with_capacity(self.size.unwrap_or(0) as usize);
-        for p in self.pieces.iter().flatten() {
-            all.extend_from_slice(p);
-        }
-        let digest: [u8; 20] = Sha1::digest(&all).into();
-        if digest == self.info_hash.0 {
-            Outcome::Complete(Bytes::from(all))
-        } else {
-            // Someone sent bad data; start over (the sender cannot be told apart).
-            for p in &mut self.pieces {
-                *p = None;
+    /// The next thing to do on a connection, if any.
+    pub(crate) fn poll_outcome(&mut self) -> Option<Outcome> {
+        loop {
+            match self.machine.poll_action()? {
+                MetadataAction::Send { peer, message } => {
+                    if let Some(&(conn, _)) = self.conns.get(&peer) {
+                        return Some(Outcome::Send(conn, message));
+                    }
+                }
+                MetadataAction::Drop { peer, reason } => {
+                    let Some((conn, addr)) = self.conns.remove(&peer) else {
+                        continue;
+                    };
+                    self.keys.remove(&conn);
+                    if reason.is_ban() {
+                        self.banned.insert(addr);
+                        self.addrs.remove(&addr);
+                    }
+                    return Some(Outcome::Drop(conn, reason.to_string()));
+                }
+                MetadataAction::Complete(info) => return Some(Outcome::Complete(info)),
+                _ => {}
             }
-            Outcome::Drop("metadata does not match the info-hash".into())
         }
     }
 }

@@ -89,3 +89,47 @@ impl TorrentMeta {
         })
     }
 }
+
+/// A `.torrent` file around `info` (verbatim, so the info-hash is unchanged): `announce` and
+/// `announce-list` from `trackers` when there are any, then `info`. Keys are in bencode order.
+pub(crate) fn torrent_file_bytes(info: &[u8], trackers: &[Vec<String>]) -> Vec<u8> {
+    let mut out = bytes::BytesMut::with_capacity(info.len() + 64);
+    out.extend_from_slice(b"d");
+    let tiers: Vec<&Vec<String>> = trackers.iter().filter(|t| !t.is_empty()).collect();
+    if let Some(first) = tiers.first().and_then(|t| t.first()) {
+        freshet_bencode::write_bytes(&mut out, b"announce");
+        freshet_bencode::write_bytes(&mut out, first.as_bytes());
+        freshet_bencode::write_bytes(&mut out, b"announce-list");
+        out.extend_from_slice(b"l");
+        for tier in tiers {
+            out.extend_from_slice(b"l");
+            for url in tier {
+                freshet_bencode::write_bytes(&mut out, url.as_bytes());
+            }
+            out.extend_from_slice(b"e");
+        }
+        out.extend_from_slice(b"e");
+    }
+    freshet_bencode::write_bytes(&mut out, b"info");
+    out.extend_from_slice(info);
+    out.extend_from_slice(b"e");
+    out.to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torrent_file_keeps_the_info_bytes_verbatim_and_the_trackers() {
+        // A non-canonical but valid info dict would change hash if re-encoded; verbatim keeps it.
+        let info = b"d6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+        let trackers = vec![vec!["http://t/a".to_owned()], vec!["udp://t:1".to_owned()]];
+        let bytes = torrent_file_bytes(info, &trackers);
+        let m = TorrentMeta::from_bytes(&bytes).expect("parses");
+        assert_eq!(&m.info_bytes[..], &info[..]);
+        assert_eq!(m.trackers, trackers);
+        let bare = torrent_file_bytes(info, &[]);
+        assert_eq!(bare, [&b"d4:info"[..], info, b"e"].concat());
+    }
+}

@@ -89,6 +89,12 @@ pub struct Config {
     /// of Mozilla's root certificates (default: none). For private trackers with their own CA
     /// and for tests; certificate verification itself cannot be turned off.
     pub extra_root_certs: Vec<Vec<u8>>,
+    /// Largest info dictionary fetched for a magnet link (BEP 9); a peer announcing more is
+    /// dropped and nothing is allocated for it (default 16 MiB).
+    pub max_metadata_size: u32,
+    /// Least time between two peer-exchange (BEP 11 `ut_pex`) messages to one peer (default
+    /// 60 s, the BEP's minimum; shorter only for tests). Private torrents never exchange peers.
+    pub pex_interval: Duration,
 }
 
 impl Default for Config {
@@ -109,6 +115,8 @@ impl Default for Config {
             max_download_rate: 0,
             max_upload_rate: 0,
             extra_root_certs: Vec::new(),
+            max_metadata_size: freshet_engine::DEFAULT_MAX_METADATA_SIZE,
+            pex_interval: Duration::from_secs(60),
         }
     }
 }

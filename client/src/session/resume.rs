@@ -14,12 +14,18 @@
 //! finished. On add, a record whose info-hash and piece count match is used: pieces of files
 //! whose size and mtime are unchanged are trusted, the rest are rechecked. Closing a torrent
 //! with `DataOnClose::Delete` removes the file.
+//!
+//! A torrent added as a magnet link also keeps `<info-hash hex>.torrent` there once its
+//! metadata is fetched (the info dictionary verbatim, with the magnet's trackers); adding the
+//! same magnet again opens it from that file instead of asking peers.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use freshet_engine::{ResumeRecord, save_atomic};
-use freshet_metainfo::InfoHashV1;
+use freshet_engine::{ResumeRecord, matches_target, save_atomic};
+use freshet_metainfo::{InfoHashV1, InfoHashes};
+
+use super::meta::{MAX_TORRENT_FILE, TorrentMeta, torrent_file_bytes};
 
 use super::torrent::Torrent;
 
@@ -30,6 +36,45 @@ const MAX_RESUME_FILE: u64 = 64 * 1024 * 1024;
 pub(crate) fn path(resume_dir: Option<&Path>, save_dir: &Path, info_hash: &InfoHashV1) -> PathBuf {
     let dir = resume_dir.map_or_else(|| save_dir.join(".freshet"), Path::to_path_buf);
     dir.join(format!("{}.resume", info_hash.to_hex()))
+}
+
+/// Where the metainfo of a torrent added as a magnet link is kept: next to its resume file,
+/// `<info-hash hex>.torrent`, so a restart does not fetch the metadata again.
+pub(crate) fn metainfo_path(
+    resume_dir: Option<&Path>,
+    save_dir: &Path,
+    info_hash: &InfoHashV1,
+) -> PathBuf {
+    path(resume_dir, save_dir, info_hash).with_extension("torrent")
+}
+
+/// Writes `meta` as a `.torrent` (the fetched info bytes verbatim) to `path`.
+pub(crate) fn save_metainfo(meta: &TorrentMeta, path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    save_atomic(path, &torrent_file_bytes(&meta.info_bytes, &meta.trackers))
+}
+
+/// The metainfo saved at `path` by [`save_metainfo`], if it is readable and its info
+/// dictionary hashes to `target`.
+pub(crate) fn load_metainfo(path: &Path, target: &InfoHashes) -> Option<TorrentMeta> {
+    let len = fs::metadata(path).ok()?.len();
+    if len > MAX_TORRENT_FILE {
+        return None;
+    }
+    let bytes = fs::read(path).ok()?;
+    match TorrentMeta::from_bytes(&bytes) {
+        Ok(m) if matches_target(target, &m.info_bytes) => Some(m),
+        Ok(_) => {
+            tracing::warn!("ignoring {}: another torrent's metainfo", path.display());
+            None
+        }
+        Err(e) => {
+            tracing::warn!("ignoring {}: {e}", path.display());
+            None
+        }
+    }
 }
 
 /// Writes the resume file of `t` to `path` (creating the directory).

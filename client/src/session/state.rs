@@ -23,11 +23,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use freshet_bencode::OwnedValue;
 use freshet_engine::save_atomic;
 use freshet_metainfo::InfoHashV1;
 
-use super::meta::{MAX_TORRENT_FILE, TorrentMeta};
+use super::meta::{MAX_TORRENT_FILE, TorrentMeta, torrent_file_bytes};
 use super::request::{AddOptions, UseTrackers};
 
 /// Largest options file read.
@@ -46,30 +45,7 @@ struct SavedOptions {
 pub(crate) fn save(dir: &Path, meta: &TorrentMeta, options: &AddOptions) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     let hex = meta.info_hash.to_hex();
-    let tiers = meta
-        .trackers
-        .iter()
-        .map(|tier| {
-            OwnedValue::List(
-                tier.iter()
-                    .map(|u| OwnedValue::Bytes(u.as_bytes().to_vec()))
-                    .collect(),
-            )
-        })
-        .collect();
-    let info = freshet_bencode::decode(&meta.info_bytes)
-        .map_err(|e| std::io::Error::other(format!("re-reading info dict: {e}")))?
-        .to_owned_value();
-    let mut top = std::collections::BTreeMap::new();
-    if let Some(first) = meta.trackers.first().and_then(|t| t.first()) {
-        top.insert(
-            b"announce".to_vec(),
-            OwnedValue::Bytes(first.as_bytes().to_vec()),
-        );
-        top.insert(b"announce-list".to_vec(), OwnedValue::List(tiers));
-    }
-    top.insert(b"info".to_vec(), info);
-    let bytes = OwnedValue::Dict(top).encode();
+    let bytes = torrent_file_bytes(&meta.info_bytes, &meta.trackers);
     save_atomic(&dir.join(format!("{hex}.torrent")), &bytes)?;
     let save_dir = std::path::absolute(&options.save_dir)?;
     let saved = SavedOptions {

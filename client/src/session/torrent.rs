@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use freshet_engine::{
     self as engine, AnnounceEvent, DiskCompletion, DiskJob, FileStorage, Geometry, PeerInfo,
-    PeerKey, PieceSet, ResumeRecord, Start, Storage,
+    PeerKey, Pex, PexAction, PexConfig, PieceSet, ResumeRecord, Start, Storage,
 };
 use freshet_peerwire::{
     EXTENDED_HANDSHAKE_ID, ExtendedHandshake, METADATA_PIECE_LEN, Message, MetadataMessage,
-    UT_METADATA, extended_message,
+    UT_METADATA, UT_PEX, extended_message,
 };
 use freshet_tracker::{
     Announcer, AnnouncerConfig, AnnouncerEvent, Progress, TrackerAction, TrackerIdx,
@@ -29,7 +29,11 @@ mod service;
 /// Samples kept for the rates (one per housekeeping second).
 const RATE_WINDOW: usize = 5;
 /// The extended message id we ask peers to use for `ut_metadata` messages to us.
-const OUR_UT_METADATA_ID: u8 = 2;
+const OUR_UT_METADATA_ID: u8 = super::fetch::OUR_UT_METADATA_ID;
+/// The extended message id we ask peers to use for `ut_pex` messages to us.
+const OUR_UT_PEX_ID: u8 = 1;
+/// Most known peer addresses kept per torrent; peer exchange adds none beyond it.
+const MAX_KNOWN_ADDRS: usize = 2000;
 /// Longest wait for `stopped` announces when a torrent closes.
 const STOP_ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -146,6 +150,8 @@ pub(crate) struct Torrent {
     their_ut_metadata: HashMap<PeerKey, u8>,
     /// Metadata pieces sent to each peer (bounded, see `serve_metadata`).
     metadata_served: HashMap<PeerKey, usize>,
+    /// Peer exchange (BEP 11); `None` for private torrents or until enabled.
+    pex: Option<Pex>,
     /// (pieces, downloaded, uploaded) when resume data was last written by the periodic save.
     saved_at: Option<(u32, u64, u64)>,
     base_downloaded: u64,
@@ -232,6 +238,7 @@ impl Torrent {
             peer_ids: HashMap::new(),
             their_ut_metadata: HashMap::new(),
             metadata_served: HashMap::new(),
+            pex: None,
             saved_at: None,
             base_downloaded: stats.downloaded,
             base_uploaded: stats.uploaded,
@@ -438,6 +445,17 @@ impl Torrent {
         }
     }
 
+    /// Turns peer exchange on with `interval` between messages to a peer (never for a private
+    /// torrent). Applies to peers added from now on.
+    pub(crate) fn enable_pex(&mut self, interval: Duration) {
+        if self.meta.private {
+            return;
+        }
+        let mut config = PexConfig::default();
+        config.interval = interval;
+        self.pex = Some(Pex::new(config));
+    }
+
     /// Starts closing: the engine drops every peer, flushes and announces `stopped`.
     pub(crate) fn begin_close(&mut self, now: Instant) {
         if self.phase == Phase::Closing {
@@ -449,12 +467,14 @@ impl Torrent {
     }
 
     /// Registers a handshaken peer with the engine. If the peer speaks the extension protocol
-    /// (BEP 10), our extension handshake follows the engine's first messages.
+    /// (BEP 10), our extension handshake follows the engine's first messages. `listen` is the
+    /// peer's listen address when known (we dialled it), for peer exchange.
     pub(crate) fn add_peer(
         &mut self,
         now: Instant,
         info: PeerInfo,
         extensions: Option<ExtendedHandshake>,
+        listen: Option<SocketAddr>,
     ) -> Result<PeerKey, engine::AddPeerError> {
         let ident = (info.addr, info.id);
         let r = self.engine.add_peer(now, info);
@@ -462,6 +482,9 @@ impl Torrent {
             self.peer_ids.insert(k, ident);
             self.peer_sets
                 .insert(k, PieceSet::new(self.geometry().num_pieces()));
+            if let Some(pex) = &mut self.pex {
+                pex.handle_peer_connected(k, listen);
+            }
         }
         self.pump(now);
         if let (Ok(k), Some(mut ext)) = (&r, extensions) {
@@ -472,6 +495,9 @@ impl Torrent {
                 ext.extensions
                     .insert(UT_METADATA.to_owned(), OUR_UT_METADATA_ID);
                 ext.metadata_size = Some(size);
+            }
+            if self.pex.is_some() {
+                ext.extensions.insert(UT_PEX.to_owned(), OUR_UT_PEX_ID);
             }
             let msg = extended_message(EXTENDED_HANDSHAKE_ID, |out| ext.encode_payload(out));
             self.actions.push_back(Action::Send(*k, msg));
@@ -487,6 +513,9 @@ impl Torrent {
         self.peer_ids.remove(&peer);
         self.their_ut_metadata.remove(&peer);
         self.metadata_served.remove(&peer);
+        if let Some(pex) = &mut self.pex {
+            pex.handle_peer_gone(peer);
+        }
         self.engine.handle_peer_closed(now, peer);
         self.pump(now);
     }
@@ -509,7 +538,23 @@ impl Torrent {
                     Some(id) => self.their_ut_metadata.insert(peer, id),
                     None => self.their_ut_metadata.remove(&peer),
                 };
+                let remote = self.peer_ids.get(&peer).and_then(|(a, _)| *a);
+                if let (Some(pex), Some(remote)) = (&mut self.pex, remote) {
+                    pex.handle_extended_handshake(now, peer, remote, &h);
+                }
             }
+            self.pump_pex(now);
+            return;
+        }
+        if let Message::Extended {
+            id: OUR_UT_PEX_ID,
+            payload,
+        } = &msg
+        {
+            if let Some(pex) = &mut self.pex {
+                pex.handle_payload(now, peer, payload);
+            }
+            self.pump_pex(now);
             return;
         }
         if let Message::Extended {
@@ -596,6 +641,12 @@ impl Torrent {
             a.handle_timeout(now);
             self.pump_tracker(now);
         }
+        if let Some(pex) = &mut self.pex
+            && pex.poll_timeout().is_some_and(|t| t <= now)
+        {
+            pex.handle_timeout(now);
+            self.pump_pex(now);
+        }
     }
 
     /// The body of an HTTP announce (or why it failed).
@@ -642,13 +693,12 @@ impl Torrent {
         self.handle_timeout(now);
     }
 
-    /// When the engine or the announcer next wants [`Self::handle_timeout`].
+    /// When the engine, the announcer or peer exchange next wants [`Self::handle_timeout`].
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let t = self.engine.poll_timeout();
-        match self.announcer.as_ref().and_then(Announcer::poll_timeout) {
-            Some(a) => Some(t.map_or(a, |t| t.min(a))),
-            None => t,
-        }
+        let a = self.announcer.as_ref().and_then(Announcer::poll_timeout);
+        let p = self.pex.as_ref().and_then(Pex::poll_timeout);
+        t.into_iter().chain(a).chain(p).min()
     }
 
     /// Takes the next action, if any.
@@ -669,6 +719,30 @@ impl Torrent {
             uploaded,
             downloaded,
             left: self.left_bytes(),
+        }
+    }
+
+    /// Moves peer exchange's messages into our actions and its discoveries into the known
+    /// addresses (the list trackers feed, so back-off and limits are shared).
+    fn pump_pex(&mut self, now: Instant) {
+        let Some(pex) = &mut self.pex else {
+            return;
+        };
+        let mut found = Vec::new();
+        while let Some(a) = pex.poll_action() {
+            match a {
+                PexAction::Send { peer, message } => {
+                    self.actions.push_back(Action::Send(peer, message));
+                }
+                PexAction::Discovered { addrs, .. } => found.extend(addrs),
+                _ => {}
+            }
+        }
+        for addr in found {
+            if self.addrs.len() >= MAX_KNOWN_ADDRS {
+                break;
+            }
+            self.add_addr(now, addr);
         }
     }
 
@@ -761,6 +835,9 @@ impl Torrent {
                     self.peer_ids.remove(&peer);
                     self.their_ut_metadata.remove(&peer);
                     self.metadata_served.remove(&peer);
+                    if let Some(pex) = &mut self.pex {
+                        pex.handle_peer_gone(peer);
+                    }
                     self.actions
                         .push_back(Action::Disconnect(peer, reason.to_string()));
                 }
