@@ -1,8 +1,12 @@
 //! `freshet show FILE|MAGNET [--json]`: what a `.torrent` or magnet link contains, in the
-//! manner of `transmission-show`.
+//! manner of `transmission-show`. With `--fetch`, a magnet link's metadata is first fetched
+//! from its peers (BEP 9) by a client component that runs just long enough, then shown like a
+//! `.torrent`; `--save FILE` writes that `.torrent`.
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use freshet_metainfo::{Magnet, Metainfo};
 use serde_json::{Value, json};
@@ -17,6 +21,19 @@ pub(crate) struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// For a magnet link: fetch the metadata from its peers (`x.pe`, `tr` trackers, `--peer`)
+    /// and show the full metainfo.
+    #[arg(long)]
+    fetch: bool,
+    /// With `--fetch`: write the fetched `.torrent` to FILE.
+    #[arg(long, value_name = "FILE", requires = "fetch")]
+    save: Option<PathBuf>,
+    /// With `--fetch`: a peer to ask (repeatable).
+    #[arg(long = "peer", value_name = "IP:PORT", requires = "fetch")]
+    peers: Vec<SocketAddr>,
+    /// With `--fetch`: give up after this many seconds (exit code 1).
+    #[arg(long, value_name = "S", default_value_t = 60, requires = "fetch")]
+    timeout: u64,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
@@ -27,12 +44,18 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     if looks_magnet || (!Path::new(input).exists() && Magnet::parse(input).is_ok()) {
         let magnet = Magnet::parse(input)
             .map_err(|e| CliError::input("magnet link", format!("invalid magnet link: {e}")))?;
+        if args.fetch {
+            return show_fetched(args, input);
+        }
         if args.json {
             println!("{}", magnet_json(&magnet));
         } else {
             print!("{}", magnet_text(&magnet));
         }
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.fetch {
+        return Err(CliError::input(input, "--fetch needs a magnet link"));
     }
     let meta = load_torrent(Path::new(input))?;
     if args.json {
@@ -41,6 +64,74 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         print!("{}", torrent_text(&meta, input));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--fetch`: runs a client component until the magnet's metadata arrives (or the timeout),
+/// prints it like a `.torrent`, and writes it with `--save`.
+fn show_fetched(args: &Args, uri: &str) -> Result<ExitCode, CliError> {
+    let bytes = fetch_metadata(uri, &args.peers, Duration::from_secs(args.timeout))?;
+    let meta = Metainfo::from_bytes(&bytes)
+        .map_err(|e| CliError::with_code(format!("fetched metadata is unusable: {e}"), 1))?;
+    if let Some(path) = &args.save {
+        std::fs::write(path, &bytes)
+            .map_err(|e| CliError::with_code(format!("{}: {e}", path.display()), 1))?;
+    }
+    if args.json {
+        println!("{}", torrent_json(&meta));
+    } else {
+        let file = args
+            .save
+            .as_ref()
+            .map_or_else(|| "(fetched from peers)".to_owned(), |p| p.display().to_string());
+        print!("{}", torrent_text(&meta, &file));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `.torrent` bytes of a magnet link, fetched by a client component that saves nothing.
+fn fetch_metadata(uri: &str, peers: &[SocketAddr], timeout: Duration) -> Result<Vec<u8>, CliError> {
+    use freshet_client::{
+        AddOptions, AfterMetadata, Config, Event, Request, RequestId, TorrentClient,
+        TorrentSource,
+    };
+    let failed = |what: String| CliError::with_code(what, 1);
+    // Nothing is written: the save directory is only a label for a torrent that never opens.
+    let mut options = AddOptions::save_to(std::env::temp_dir())
+        .with_after_metadata(AfterMetadata::Stop);
+    for p in peers {
+        options = options.with_peer(*p);
+    }
+    let client = TorrentClient::spawn(Config::default().with_tick(Duration::from_secs(1)))
+        .map_err(|e| failed(format!("cannot start the client: {e}")))?;
+    client
+        .send(Request::AddTorrent {
+            request_id: Some(RequestId(1)),
+            source: TorrentSource::Magnet(uri.to_owned()),
+            options,
+        })
+        .map_err(|e| failed(format!("client stopped: {e}")))?;
+    #[expect(clippy::disallowed_methods, reason = "the CLI bounds its wait with the real clock")]
+    let deadline = Instant::now() + timeout;
+    let mut peers_seen = 0;
+    let result = loop {
+        #[expect(clippy::disallowed_methods, reason = "the CLI bounds its wait with the real clock")]
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.next_event(left) {
+            Ok(Event::MetadataReceived { torrent, .. }) => break Ok(torrent),
+            Ok(Event::StartFailed { reason, .. }) => break Err(CliError::input(uri, reason)),
+            Ok(Event::Status(s)) => peers_seen = peers_seen.max(s.peers),
+            Ok(Event::Error { what, .. }) => break Err(failed(format!("fetching metadata: {what}"))),
+            Ok(_) => {}
+            Err(_) => {
+                break Err(failed(format!(
+                    "no metadata within {} s (at most {peers_seen} peers connected)",
+                    timeout.as_secs()
+                )));
+            }
+        }
+    };
+    client.join();
+    result
 }
 
 /// The `--json` object for a torrent (field names are part of the CLI contract).

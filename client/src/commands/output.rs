@@ -51,6 +51,9 @@ pub fn event_json(e: &Event) -> Value {
         }),
         Event::Status(s) => status_json(s),
         Event::Completed { id } => json!({ "event": "completed", "id": id.0 }),
+        Event::MetadataReceived { id, torrent } => json!({
+            "event": "metadata_received", "id": id.0, "torrent_bytes": torrent.len(),
+        }),
         Event::Closed { id } => json!({ "event": "closed", "id": id.0 }),
         Event::Moved { id, save_path } => json!({
             "event": "moved", "id": id.0, "save_path": save_path.display().to_string(),

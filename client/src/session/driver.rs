@@ -27,10 +27,10 @@ use super::conn::{Conn, Direction, Phase, ReadOutcome, WRITE_HIGH_WATER};
 use super::event::{Activity, Event, TorrentStatus, TrackerState};
 use super::fetch::{MetaFetch, Outcome};
 use super::limit::{self, Dir, Limits, MIN_GRANT};
-use super::meta::{MAX_TORRENT_FILE, TorrentMeta};
+use super::meta::{MAX_TORRENT_FILE, TorrentMeta, torrent_file_bytes};
 use super::pools::{BatchWaker, Done, Job, Pools};
 use super::request::{
-    AddOptions, DataOnClose, Request, RequestId, TorrentId, TorrentSource, UseTrackers,
+    AddOptions, AfterMetadata, DataOnClose, Request, RequestId, TorrentId, TorrentSource, UseTrackers,
 };
 use super::seeding::SeedLimits;
 use super::torrent::{Action, AnnounceIdentity, Torrent};
@@ -1134,7 +1134,7 @@ impl Driver {
             ),
             &magnet.info_hashes,
         );
-        if let Some(meta) = saved {
+        if let Some(meta) = saved.filter(|_| options.after_metadata == AfterMetadata::Download) {
             // Fetched before (resume data keeps the metainfo): no need to ask peers again.
             let mut options = options;
             options.peers.extend(
@@ -1198,6 +1198,15 @@ impl Driver {
                 c.closing = Some("metadata complete; reconnecting as a torrent".into());
                 c.handoff = true;
             }
+        }
+        self.emit(Event::MetadataReceived {
+            id,
+            torrent: torrent_file_bytes(info, &f.trackers),
+        });
+        if f.options.after_metadata == AfterMetadata::Stop {
+            self.by_hash.remove(&f.info_hash);
+            self.emit(Event::Closed { id });
+            return;
         }
         match TorrentMeta::from_info_bytes(info, f.trackers.clone()) {
             Ok(meta) => {

@@ -66,6 +66,16 @@ pub enum Event {
     },
     /// Periodic (every tick) or requested status of one torrent.
     Status(TorrentStatus),
+    /// A magnet link's metadata arrived from peers and matched its info-hash. Comes before the
+    /// torrent's `Checked` (or, with [`AfterMetadata::Stop`](crate::AfterMetadata::Stop),
+    /// just before its `Closed`).
+    MetadataReceived {
+        /// The torrent.
+        id: TorrentId,
+        /// A `.torrent` file: the fetched info dictionary verbatim, with the magnet's
+        /// trackers as `announce`/`announce-list`.
+        torrent: Vec<u8>,
+    },
     /// Every wanted piece is downloaded and verified (sent once, not for torrents that were
     /// complete when added).
     Completed {
@@ -115,6 +125,7 @@ impl Event {
             | Self::AlreadyDownloading { id, .. }
             | Self::Checked { id, .. }
             | Self::Completed { id }
+            | Self::MetadataReceived { id, .. }
             | Self::Closed { id }
             | Self::SeedLimitReached { id, .. }
             | Self::Moved { id, .. }
@@ -142,6 +153,9 @@ impl fmt::Display for Event {
             }
             Self::Status(s) => write!(f, "{s}"),
             Self::Completed { id } => write!(f, "Torrent {id} completed"),
+            Self::MetadataReceived { id, torrent } => {
+                write!(f, "Torrent {id} metadata received ({} bytes)", torrent.len())
+            }
             Self::Closed { id } => write!(f, "Torrent {id} closed"),
             Self::Moved { id, save_path } => {
                 write!(f, "Torrent {id} moved to {}", save_path.display())

@@ -223,6 +223,8 @@ pub struct AddOptions {
     pub peers: Vec<SocketAddr>,
     /// Whether to announce to the torrent's trackers (default yes).
     pub trackers: UseTrackers,
+    /// For a magnet link: download once the metadata is in (the default), or stop there.
+    pub after_metadata: AfterMetadata,
 }
 
 impl Default for AddOptions {
@@ -231,6 +233,7 @@ impl Default for AddOptions {
             save_dir: PathBuf::from("."),
             peers: Vec::new(),
             trackers: UseTrackers::Announce,
+            after_metadata: AfterMetadata::Download,
         }
     }
 }
@@ -252,12 +255,30 @@ impl AddOptions {
         self
     }
 
+    /// Sets what a magnet link does once its metadata is in.
+    #[must_use]
+    pub fn with_after_metadata(mut self, after: AfterMetadata) -> Self {
+        self.after_metadata = after;
+        self
+    }
+
     /// Sets whether trackers are used.
     #[must_use]
     pub fn with_trackers(mut self, trackers: UseTrackers) -> Self {
         self.trackers = trackers;
         self
     }
+}
+
+/// What a torrent added as a magnet link does once its metadata arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AfterMetadata {
+    /// Become a normal torrent and download.
+    #[default]
+    Download,
+    /// Report [`Event::MetadataReceived`](crate::Event::MetadataReceived), then close
+    /// ([`Event::Closed`](crate::Event::Closed)) without creating any file.
+    Stop,
 }
 
 /// Whether a torrent announces to its trackers.
