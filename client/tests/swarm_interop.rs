@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use component_util::{add, client, make_torrent_with, wait_added, wait_complete};
+use component_util::{add, client, make_torrent_with, wait_added, wait_complete, wait_for};
 use freshet_client::tracker_server::{TrackerServer, TrackerServerOptions};
-use freshet_client::{AddOptions, Request, RequestId, TorrentSource};
+use freshet_client::{AddOptions, Event, Request, RequestId, TorrentSource};
 use sha2::{Digest, Sha256};
 
 const TICK: Duration = Duration::from_millis(200);
@@ -348,6 +348,7 @@ fn freshet_downloads_a_magnet_link_from_a_libtorrent_seeder() {
     magnet.peers = vec![format!("127.0.0.1:{port}")];
     let dl = dir.path().join("dl");
     let c = client(TICK);
+    let start = Instant::now();
     c.send(Request::AddTorrent {
         request_id: Some(RequestId(1)),
         source: TorrentSource::from_arg(&magnet.to_uri()),
@@ -355,6 +356,23 @@ fn freshet_downloads_a_magnet_link_from_a_libtorrent_seeder() {
     })
     .unwrap();
     let id = wait_added(&c);
+    let got = wait_for(&c, "metadata", |e| {
+        matches!(e, Event::MetadataReceived { id: i, .. } if *i == id)
+    });
+    let fetched_in = start.elapsed();
+    let Event::MetadataReceived { torrent, .. } = got else {
+        unreachable!()
+    };
+    let info = freshet_metainfo::Metainfo::from_bytes(&bytes).unwrap().info_bytes;
+    assert_eq!(
+        freshet_metainfo::Metainfo::from_bytes(&torrent).unwrap().info_bytes,
+        info
+    );
+    println!(
+        "metadata ({} bytes) fetched from libtorrent in {:.3} s",
+        info.len(),
+        fetched_in.as_secs_f64()
+    );
     wait_complete(&c, id);
     assert_eq!(digests(&dl), digests(&src));
     c.join();
