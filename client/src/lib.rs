@@ -55,7 +55,7 @@ pub use freshet_engine::FilePriority;
 
 mod session;
 pub use session::{
-    Activity, AddOptions, AfterMetadata, ClientGone, ClientHandle, Config, Control, DataOnClose, Event,
-    FileProgress, Patron, PeerSummary, Request, RequestId, ShutdownComplete, TorrentClient,
+    Activity, AddOptions, AfterMetadata, ClientGone, ClientHandle, Config, Control, DataOnClose,
+    Event, FileProgress, Patron, PeerSummary, Request, RequestId, ShutdownComplete, TorrentClient,
     TorrentId, TorrentSource, TorrentStatus, TrackerState, UseTrackers, WakingSender,
 };

@@ -66,7 +66,10 @@ fn show_fetch_prints_and_saves_the_metainfo_fetched_from_a_freshet_seeder() {
     assert_eq!(v["files"].as_array().unwrap().len(), 2);
     assert_eq!(v["info_hash"], original.info_hashes.v1.unwrap().to_hex());
     let written = Metainfo::from_bytes(&std::fs::read(&saved).unwrap()).unwrap();
-    assert_eq!(written.info_bytes, original.info_bytes, "info bytes verbatim");
+    assert_eq!(
+        written.info_bytes, original.info_bytes,
+        "info bytes verbatim"
+    );
     assert_eq!(written.info_hashes, original.info_hashes);
     assert_eq!(
         written.trackers,
@@ -83,7 +86,10 @@ fn show_fetch_prints_and_saves_the_metainfo_fetched_from_a_freshet_seeder() {
     assert!(text.starts_with("Name: fetched\n"), "{text}");
     assert!(text.contains("  fetched/a.bin (28.61 MiB)"), "{text}");
     assert!(text.contains("  fetched/b/c.txt (5 B)"), "{text}");
-    assert!(text.contains(&format!("  Piece Count: {}", original.info.piece_count)), "{text}");
+    assert!(
+        text.contains(&format!("  Piece Count: {}", original.info.piece_count)),
+        "{text}"
+    );
     seed.join();
 }
 
@@ -99,7 +105,11 @@ fn show_fetch_exits_1_on_timeout_and_2_on_a_bad_magnet() {
     let peer = format!("127.0.0.1:{port}");
     let o = freshet(&["show", uri, "--fetch", "--peer", &peer, "--timeout", "1"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("no metadata within 1 s"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no metadata within 1 s"),
+        "{}",
+        stderr(&o)
+    );
     assert!(o.stdout.is_empty());
 
     let o = freshet(&["show", "magnet:?xt=urn:btih:nothex", "--fetch"]);

@@ -165,7 +165,13 @@ fn rss_kib() -> u64 {
 /// A seeding Freshet client of a fresh torrent: (client, torrent bytes, source dir, tempdir).
 fn seed(name: &str) -> (freshet_client::ClientHandle, Vec<u8>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let bytes = make_torrent(&dir.path().join("src"), name, &[("", 300_000)], 16384, false);
+    let bytes = make_torrent(
+        &dir.path().join("src"),
+        name,
+        &[("", 300_000)],
+        16384,
+        false,
+    );
     let c = client(TICK);
     add(&c, 1, &bytes, &dir.path().join("src"), &[]);
     let id = wait_added(&c);
@@ -208,11 +214,17 @@ fn metadata_case(case: &str, act: impl FnOnce(Raw, &[u8]) -> End + Send + 'stati
             addr: seed.listen_addrs()[0],
         })
         .unwrap();
-    wait_for(&leech, "metadata", |e| {
-        matches!(e, Event::MetadataReceived { id: i, .. } if *i == id)
-    });
+    wait_for(
+        &leech,
+        "metadata",
+        |e| matches!(e, Event::MetadataReceived { id: i, .. } if *i == id),
+    );
     wait_complete(&leech, id);
-    assert_eq!(tree(&dl), tree(&dir.path().join("src")), "{case}: wrong data");
+    assert_eq!(
+        tree(&dl),
+        tree(&dir.path().join("src")),
+        "{case}: wrong data"
+    );
     leech.join();
     seed.join();
     (end, grown)
@@ -245,7 +257,10 @@ fn a_peer_serving_metadata_that_does_not_hash_is_dropped_and_the_fetch_goes_on()
             else {
                 continue;
             };
-            let theirs = raw.theirs.as_ref().and_then(|h| h.extension_id(UT_METADATA));
+            let theirs = raw
+                .theirs
+                .as_ref()
+                .and_then(|h| h.extension_id(UT_METADATA));
             let their_id = theirs.expect("client offered ut_metadata");
             let total = u32::try_from(info.len()).unwrap();
             let len = MetadataMessage::piece_len(total, piece).unwrap() as usize;
@@ -312,7 +327,9 @@ fn a_ut_pex_message_naming_10000_peers_is_used_for_50_at_most() {
     raw.send_ext_handshake(UT_PEX, None);
     // Wait for the client's extended handshake: its `ut_pex` id.
     let their_id = loop {
-        let (ext, _) = raw.next_ext().expect("client closed before its extended handshake");
+        let (ext, _) = raw
+            .next_ext()
+            .expect("client closed before its extended handshake");
         if ext == 0 {
             break raw.theirs.as_ref().and_then(|h| h.extension_id(UT_PEX));
         }
@@ -338,7 +355,11 @@ fn a_ut_pex_message_naming_10000_peers_is_used_for_50_at_most() {
         if settle.is_some_and(|t| Instant::now() >= t) {
             break;
         }
-        assert!(Instant::now() < deadline, "only {} traps dialled: {hit:?}", hit.len());
+        assert!(
+            Instant::now() < deadline,
+            "only {} traps dialled: {hit:?}",
+            hit.len()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let grown = rss_kib().saturating_sub(before);

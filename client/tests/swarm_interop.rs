@@ -356,16 +356,22 @@ fn freshet_downloads_a_magnet_link_from_a_libtorrent_seeder() {
     })
     .unwrap();
     let id = wait_added(&c);
-    let got = wait_for(&c, "metadata", |e| {
-        matches!(e, Event::MetadataReceived { id: i, .. } if *i == id)
-    });
+    let got = wait_for(
+        &c,
+        "metadata",
+        |e| matches!(e, Event::MetadataReceived { id: i, .. } if *i == id),
+    );
     let fetched_in = start.elapsed();
     let Event::MetadataReceived { torrent, .. } = got else {
         unreachable!()
     };
-    let info = freshet_metainfo::Metainfo::from_bytes(&bytes).unwrap().info_bytes;
+    let info = freshet_metainfo::Metainfo::from_bytes(&bytes)
+        .unwrap()
+        .info_bytes;
     assert_eq!(
-        freshet_metainfo::Metainfo::from_bytes(&torrent).unwrap().info_bytes,
+        freshet_metainfo::Metainfo::from_bytes(&torrent)
+            .unwrap()
+            .info_bytes,
         info
     );
     println!(

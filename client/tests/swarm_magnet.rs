@@ -7,9 +7,7 @@ mod component_util;
 use std::time::Duration;
 
 use component_util::{add, client, make_torrent, tree, wait_added, wait_complete, wait_for};
-use freshet_client::{
-    Activity, AddOptions, Event, Request, RequestId, TorrentSource, UseTrackers,
-};
+use freshet_client::{Activity, AddOptions, Event, Request, RequestId, TorrentSource, UseTrackers};
 use freshet_metainfo::Metainfo;
 
 const TICK: Duration = Duration::from_millis(100);
@@ -30,7 +28,11 @@ fn status_says_fetching_metadata_until_a_peer_serves_it() {
     let c = client(TICK);
     add_magnet(&c, uri, dir.path());
     let id = wait_added(&c);
-    let s = wait_for(&c, "status", |e| matches!(e, Event::Status(s) if s.id == id));
+    let s = wait_for(
+        &c,
+        "status",
+        |e| matches!(e, Event::Status(s) if s.id == id),
+    );
     let Event::Status(s) = s else { unreachable!() };
     assert_eq!(s.activity, Activity::FetchingMetadata);
     assert_eq!(s.activity.to_string(), "fetching metadata");
@@ -42,7 +44,13 @@ fn status_says_fetching_metadata_until_a_peer_serves_it() {
 fn restart_after_the_metadata_was_fetched_does_not_fetch_it_again() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
-    let bytes = make_torrent(&src, "restart", &[("a.bin", 200_000), ("b.bin", 7)], 16384, false);
+    let bytes = make_torrent(
+        &src,
+        "restart",
+        &[("a.bin", 200_000), ("b.bin", 7)],
+        16384,
+        false,
+    );
     let seed = client(TICK);
     add(&seed, 1, &bytes, &src, &[]);
     let sid = wait_added(&seed);
@@ -57,11 +65,18 @@ fn restart_after_the_metadata_was_fetched_does_not_fetch_it_again() {
     let first = client(TICK);
     add_magnet(&first, &uri, &dl);
     let id = wait_added(&first);
-    let got = wait_for(&first, "metadata", |e| {
-        matches!(e, Event::MetadataReceived { id: i, .. } if *i == id)
-    });
-    let Event::MetadataReceived { torrent, .. } = got else { unreachable!() };
-    assert_eq!(Metainfo::from_bytes(&torrent).unwrap().info_bytes, meta.info_bytes);
+    let got = wait_for(
+        &first,
+        "metadata",
+        |e| matches!(e, Event::MetadataReceived { id: i, .. } if *i == id),
+    );
+    let Event::MetadataReceived { torrent, .. } = got else {
+        unreachable!()
+    };
+    assert_eq!(
+        Metainfo::from_bytes(&torrent).unwrap().info_bytes,
+        meta.info_bytes
+    );
     wait_complete(&first, id);
     first.join();
     // Nobody serves the metadata any more: the seed is gone.
@@ -71,7 +86,9 @@ fn restart_after_the_metadata_was_fetched_does_not_fetch_it_again() {
 
     let second = client(TICK);
     add_magnet(&second, &uri, &dl);
-    let added = wait_for(&second, "added", |e| matches!(e, Event::TorrentAdded { .. }));
+    let added = wait_for(&second, "added", |e| {
+        matches!(e, Event::TorrentAdded { .. })
+    });
     // The real name at once (a fetch would show the hex info-hash until the metadata came).
     assert!(
         matches!(&added, Event::TorrentAdded { name, .. } if name == "restart"),

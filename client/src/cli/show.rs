@@ -79,10 +79,10 @@ fn show_fetched(args: &Args, uri: &str) -> Result<ExitCode, CliError> {
     if args.json {
         println!("{}", torrent_json(&meta));
     } else {
-        let file = args
-            .save
-            .as_ref()
-            .map_or_else(|| "(fetched from peers)".to_owned(), |p| p.display().to_string());
+        let file = args.save.as_ref().map_or_else(
+            || "(fetched from peers)".to_owned(),
+            |p| p.display().to_string(),
+        );
         print!("{}", torrent_text(&meta, &file));
     }
     Ok(ExitCode::SUCCESS)
@@ -91,13 +91,12 @@ fn show_fetched(args: &Args, uri: &str) -> Result<ExitCode, CliError> {
 /// The `.torrent` bytes of a magnet link, fetched by a client component that saves nothing.
 fn fetch_metadata(uri: &str, peers: &[SocketAddr], timeout: Duration) -> Result<Vec<u8>, CliError> {
     use freshet_client::{
-        AddOptions, AfterMetadata, Config, Event, Request, RequestId, TorrentClient,
-        TorrentSource,
+        AddOptions, AfterMetadata, Config, Event, Request, RequestId, TorrentClient, TorrentSource,
     };
     let failed = |what: String| CliError::with_code(what, 1);
     // Nothing is written: the save directory is only a label for a torrent that never opens.
-    let mut options = AddOptions::save_to(std::env::temp_dir())
-        .with_after_metadata(AfterMetadata::Stop);
+    let mut options =
+        AddOptions::save_to(std::env::temp_dir()).with_after_metadata(AfterMetadata::Stop);
     for p in peers {
         options = options.with_peer(*p);
     }
@@ -110,17 +109,25 @@ fn fetch_metadata(uri: &str, peers: &[SocketAddr], timeout: Duration) -> Result<
             options,
         })
         .map_err(|e| failed(format!("client stopped: {e}")))?;
-    #[expect(clippy::disallowed_methods, reason = "the CLI bounds its wait with the real clock")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the CLI bounds its wait with the real clock"
+    )]
     let deadline = Instant::now() + timeout;
     let mut peers_seen = 0;
     let result = loop {
-        #[expect(clippy::disallowed_methods, reason = "the CLI bounds its wait with the real clock")]
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the CLI bounds its wait with the real clock"
+        )]
         let left = deadline.saturating_duration_since(Instant::now());
         match client.next_event(left) {
             Ok(Event::MetadataReceived { torrent, .. }) => break Ok(torrent),
             Ok(Event::StartFailed { reason, .. }) => break Err(CliError::input(uri, reason)),
             Ok(Event::Status(s)) => peers_seen = peers_seen.max(s.peers),
-            Ok(Event::Error { what, .. }) => break Err(failed(format!("fetching metadata: {what}"))),
+            Ok(Event::Error { what, .. }) => {
+                break Err(failed(format!("fetching metadata: {what}")));
+            }
             Ok(_) => {}
             Err(_) => {
                 break Err(failed(format!(

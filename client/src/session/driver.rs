@@ -30,7 +30,8 @@ use super::limit::{self, Dir, Limits, MIN_GRANT};
 use super::meta::{MAX_TORRENT_FILE, TorrentMeta, torrent_file_bytes};
 use super::pools::{BatchWaker, Done, Job, Pools};
 use super::request::{
-    AddOptions, AfterMetadata, DataOnClose, Request, RequestId, TorrentId, TorrentSource, UseTrackers,
+    AddOptions, AfterMetadata, DataOnClose, Request, RequestId, TorrentId, TorrentSource,
+    UseTrackers,
 };
 use super::seeding::SeedLimits;
 use super::torrent::{Action, AnnounceIdentity, Torrent};

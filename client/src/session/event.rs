@@ -154,7 +154,11 @@ impl fmt::Display for Event {
             Self::Status(s) => write!(f, "{s}"),
             Self::Completed { id } => write!(f, "Torrent {id} completed"),
             Self::MetadataReceived { id, torrent } => {
-                write!(f, "Torrent {id} metadata received ({} bytes)", torrent.len())
+                write!(
+                    f,
+                    "Torrent {id} metadata received ({} bytes)",
+                    torrent.len()
+                )
             }
             Self::Closed { id } => write!(f, "Torrent {id} closed"),
             Self::Moved { id, save_path } => {

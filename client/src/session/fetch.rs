@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use freshet_engine::{MetadataAction, MetadataConfig, MetadataFetch, PeerKey};
 use freshet_metainfo::{InfoHashV1, InfoHashes};
-use freshet_peerwire::{EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Message, UT_METADATA, extended_message};
+use freshet_peerwire::{
+    EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Message, UT_METADATA, extended_message,
+};
 use freshet_tracker::{
     Announcer, AnnouncerConfig, AnnouncerEvent, Progress, TrackerAction, TrackerIdx,
 };
@@ -217,7 +219,8 @@ impl MetaFetch {
     pub(crate) fn addr_failed(&mut self, now: Instant, addr: SocketAddr) {
         if let Some(st) = self.addrs.get_mut(&addr) {
             st.failures = st.failures.saturating_add(1);
-            st.next_try = now + Duration::from_secs(2u64.saturating_pow(st.failures.min(8)).min(300));
+            st.next_try =
+                now + Duration::from_secs(2u64.saturating_pow(st.failures.min(8)).min(300));
             st.busy = false;
         }
     }
@@ -256,11 +259,10 @@ impl MetaFetch {
         match *id {
             EXTENDED_HANDSHAKE_ID => match ExtendedHandshake::decode(payload) {
                 Ok(h) => self.machine.handle_extended_handshake(now, key, &h),
-                Err(_) => self.machine.handle_extended_handshake(
-                    now,
-                    key,
-                    &ExtendedHandshake::default(),
-                ),
+                Err(_) => {
+                    self.machine
+                        .handle_extended_handshake(now, key, &ExtendedHandshake::default())
+                }
             },
             OUR_UT_METADATA_ID => self.machine.handle_payload(now, key, payload),
             _ => {}

@@ -42,7 +42,8 @@ pub use patron::Patron;
 
 pub use event::{Activity, Event, FileProgress, PeerSummary, TorrentStatus, TrackerState};
 pub use request::{
-    AddOptions, AfterMetadata, DataOnClose, Request, RequestId, TorrentId, TorrentSource, UseTrackers,
+    AddOptions, AfterMetadata, DataOnClose, Request, RequestId, TorrentId, TorrentSource,
+    UseTrackers,
 };
 
 /// Settings of one client component.

@@ -9,6 +9,11 @@ use sha1::Digest as _;
 
 use super::*;
 
+#[allow(clippy::disallowed_methods)] // Tests need one real Instant; only offsets are used.
+fn t0() -> Instant {
+    Instant::now()
+}
+
 /// The `ut_metadata` id the fake peers ask us to use.
 const THEIR_ID: u8 = 3;
 
@@ -82,7 +87,7 @@ fn drive(
     let total = info.len() as u32;
     let mut now = start;
     let mut drops = Vec::new();
-    for (&k, _) in peers {
+    for &k in peers.keys() {
         fetch.handle_extended_handshake(now, k, &handshake(Some(total)));
     }
     for _ in 0..10_000 {
@@ -130,9 +135,11 @@ fn drive(
 fn fetches_from_several_peers_and_verifies_v1() {
     let info = info_bytes(40_000);
     let mut f = MetadataFetch::new(v1_target(&info), MetadataConfig::default());
-    let now = Instant::now();
-    let mut cfg = MetadataConfig::default();
-    cfg.max_in_flight_per_peer = 1;
+    let now = t0();
+    let cfg = MetadataConfig {
+        max_in_flight_per_peer: 1,
+        ..MetadataConfig::default()
+    };
     let mut f1 = MetadataFetch::new(v1_target(&info), cfg);
     // With one request per peer, three pieces go to three different peers.
     for k in 0..3 {
@@ -166,7 +173,7 @@ fn verifies_a_v2_info_hash_with_sha256() {
     };
     let mut f = MetadataFetch::new(target, MetadataConfig::default());
     let peers = BTreeMap::from([(PeerKey(0), Behaviour::Honest)]);
-    let (done, _) = drive(&mut f, &info, &peers, Instant::now());
+    let (done, _) = drive(&mut f, &info, &peers, t0());
     assert_eq!(done.as_deref(), Some(&info[..]));
     // And a v2 target the bytes do not match never completes.
     let wrong = InfoHashes {
@@ -181,7 +188,7 @@ fn verifies_a_v2_info_hash_with_sha256() {
 fn drops_a_peer_announcing_oversized_metadata_without_allocating() {
     let info = info_bytes(1000);
     let mut f = MetadataFetch::new(v1_target(&info), MetadataConfig::default());
-    let now = Instant::now();
+    let now = t0();
     f.handle_extended_handshake(now, PeerKey(0), &handshake(Some(1 << 30)));
     assert_eq!(
         f.poll_action(),
@@ -216,10 +223,12 @@ fn drops_a_peer_announcing_oversized_metadata_without_allocating() {
 #[test]
 fn a_configured_maximum_bounds_the_size() {
     let info = info_bytes(40_000);
-    let mut cfg = MetadataConfig::default();
-    cfg.max_size = 30_000;
+    let cfg = MetadataConfig {
+        max_size: 30_000,
+        ..MetadataConfig::default()
+    };
     let mut f = MetadataFetch::new(v1_target(&info), cfg);
-    f.handle_extended_handshake(Instant::now(), PeerKey(0), &handshake(Some(40_000)));
+    f.handle_extended_handshake(t0(), PeerKey(0), &handshake(Some(40_000)));
     assert!(matches!(
         f.poll_action(),
         Some(MetadataAction::Drop {
@@ -237,12 +246,12 @@ fn a_lone_liar_is_dropped_and_banned() {
     let info = info_bytes(40_000);
     let mut f = MetadataFetch::new(v1_target(&info), MetadataConfig::default());
     let peers = BTreeMap::from([(PeerKey(0), Behaviour::Liar)]);
-    let (done, drops) = drive(&mut f, &info, &peers, Instant::now());
+    let (done, drops) = drive(&mut f, &info, &peers, t0());
     assert_eq!(done, None);
     assert_eq!(drops, vec![(PeerKey(0), MetadataDropReason::HashMismatch)]);
     assert!(MetadataDropReason::HashMismatch.is_ban());
     // A banned peer's later handshake is ignored.
-    f.handle_extended_handshake(Instant::now(), PeerKey(0), &handshake(Some(40_000)));
+    f.handle_extended_handshake(t0(), PeerKey(0), &handshake(Some(40_000)));
     assert_eq!(f.poll_action(), None);
 }
 
@@ -254,7 +263,7 @@ fn a_liar_mixed_with_an_honest_peer_is_found_and_the_fetch_completes() {
         (PeerKey(0), Behaviour::Liar),
         (PeerKey(1), Behaviour::Honest),
     ]);
-    let (done, drops) = drive(&mut f, &info, &peers, Instant::now());
+    let (done, drops) = drive(&mut f, &info, &peers, t0());
     assert_eq!(done.as_deref(), Some(&info[..]));
     assert_eq!(drops, vec![(PeerKey(0), MetadataDropReason::HashMismatch)]);
 }
@@ -268,7 +277,7 @@ fn rejected_and_timed_out_requests_are_asked_again_elsewhere() {
         (PeerKey(1), Behaviour::Silent),
         (PeerKey(2), Behaviour::Honest),
     ]);
-    let start = Instant::now();
+    let start = t0();
     let (done, drops) = drive(&mut f, &info, &peers, start);
     assert_eq!(done.as_deref(), Some(&info[..]));
     assert!(drops.iter().all(|(p, _)| *p != PeerKey(2)), "{drops:?}");
@@ -282,7 +291,7 @@ fn unresponsive_peers_are_dropped_after_max_failures() {
         (PeerKey(0), Behaviour::Silent),
         (PeerKey(1), Behaviour::Rejecter),
     ]);
-    let (done, drops) = drive(&mut f, &info, &peers, Instant::now());
+    let (done, drops) = drive(&mut f, &info, &peers, t0());
     assert_eq!(done, None);
     let mut dropped: Vec<_> = drops.iter().map(|d| d.0).collect();
     dropped.sort();
@@ -297,10 +306,12 @@ fn unresponsive_peers_are_dropped_after_max_failures() {
 #[test]
 fn ignores_data_that_was_not_requested_from_that_peer() {
     let info = info_bytes(40_000);
-    let mut cfg = MetadataConfig::default();
-    cfg.max_in_flight_per_peer = 1;
+    let cfg = MetadataConfig {
+        max_in_flight_per_peer: 1,
+        ..MetadataConfig::default()
+    };
     let mut f = MetadataFetch::new(v1_target(&info), cfg);
-    let now = Instant::now();
+    let now = t0();
     f.handle_extended_handshake(now, PeerKey(0), &handshake(Some(40_000)));
     while f.poll_action().is_some() {}
     // Piece 2 was never asked of anyone.
@@ -313,7 +324,7 @@ fn ignores_data_that_was_not_requested_from_that_peer() {
 fn a_peer_changing_total_size_is_dropped() {
     let info = info_bytes(40_000);
     let mut f = MetadataFetch::new(v1_target(&info), MetadataConfig::default());
-    let now = Instant::now();
+    let now = t0();
     f.handle_extended_handshake(now, PeerKey(0), &handshake(Some(40_000)));
     while f.poll_action().is_some() {}
     f.handle_payload(now, PeerKey(0), &data_payload(0, 20_000, &info[..16384]));
@@ -330,7 +341,7 @@ fn a_peer_changing_total_size_is_dropped() {
 fn a_gone_peer_releases_its_requests() {
     let info = info_bytes(40_000);
     let mut f = MetadataFetch::new(v1_target(&info), MetadataConfig::default());
-    let now = Instant::now();
+    let now = t0();
     f.handle_extended_handshake(now, PeerKey(0), &handshake(Some(40_000)));
     while f.poll_action().is_some() {}
     f.handle_peer_gone(now, PeerKey(0));
@@ -365,7 +376,7 @@ proptest! {
             })
             .collect();
         let mut f = MetadataFetch::new(v1_target(&info), MetadataConfig::default());
-        let (done, drops) = drive(&mut f, &info, &peers, Instant::now());
+        let (done, drops) = drive(&mut f, &info, &peers, t0());
         let any_honest = peers.values().any(|b| *b == Behaviour::Honest);
         prop_assert_eq!(done.is_some(), any_honest);
         if let Some(d) = done {

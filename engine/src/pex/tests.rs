@@ -6,6 +6,11 @@ use freshet_peerwire::{ExtendedHandshake, Message, PexFlags, PexMessage, UT_PEX}
 
 use super::*;
 
+#[allow(clippy::disallowed_methods)] // Tests need one real Instant; only offsets are used.
+fn t0() -> Instant {
+    Instant::now()
+}
+
 const THEIR_ID: u8 = 5;
 
 fn addr(last: u8, port: u16) -> SocketAddr {
@@ -59,7 +64,7 @@ fn three(now: Instant) -> Pex {
 
 #[test]
 fn first_message_follows_the_handshake_then_at_most_one_per_interval() {
-    let now = Instant::now();
+    let now = t0();
     let mut pex = three(now);
     assert_eq!(pex.poll_timeout(), Some(now + Duration::from_secs(2)));
     pex.handle_timeout(now + Duration::from_secs(1));
@@ -104,7 +109,7 @@ fn first_message_follows_the_handshake_then_at_most_one_per_interval() {
 
 #[test]
 fn dropped_peers_are_reported_once() {
-    let now = Instant::now();
+    let now = t0();
     let mut pex = three(now);
     pex.handle_timeout(now + Duration::from_secs(2));
     let _ = sent(&mut pex);
@@ -122,7 +127,7 @@ fn dropped_peers_are_reported_once() {
 
 #[test]
 fn peers_without_ut_pex_get_nothing() {
-    let now = Instant::now();
+    let now = t0();
     let mut pex = Pex::new(PexConfig::default());
     pex.handle_peer_connected(PeerKey(0), Some(addr(1, 1)));
     pex.handle_peer_connected(PeerKey(1), Some(addr(2, 2)));
@@ -134,7 +139,7 @@ fn peers_without_ut_pex_get_nothing() {
 
 #[test]
 fn uses_at_most_50_added_peers_of_a_message() {
-    let now = Instant::now();
+    let now = t0();
     let mut pex = three(now);
     let many: Vec<SocketAddr> = (0..10_000u32)
         .map(|i| SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 1000 + (i % 100) as u16)))
@@ -150,7 +155,7 @@ fn uses_at_most_50_added_peers_of_a_message() {
 
 #[test]
 fn ignores_messages_sooner_than_half_an_interval() {
-    let now = Instant::now();
+    let now = t0();
     let mut pex = three(now);
     pex.handle_payload(now, PeerKey(0), &payload(&[addr(9, 1)]));
     assert!(pex.poll_action().is_some());
@@ -176,7 +181,7 @@ fn ignores_messages_sooner_than_half_an_interval() {
 
 #[test]
 fn ignores_port_zero_unspecified_own_and_known_addresses_and_malformed_payloads() {
-    let now = Instant::now();
+    let now = t0();
     let mut pex = three(now);
     let junk = [
         addr(9, 0),
@@ -201,7 +206,7 @@ fn ignores_port_zero_unspecified_own_and_known_addresses_and_malformed_payloads(
 
 #[test]
 fn sends_at_most_the_configured_number_of_added_peers() {
-    let now = Instant::now();
+    let now = t0();
     let mut pex = Pex::new(PexConfig::default());
     for i in 0..120u16 {
         pex.handle_peer_connected(PeerKey(usize::from(i)), Some(addr(1, 1000 + i)));
