@@ -7,6 +7,8 @@
 //!
 //! Start with [`Torrent`] (one torrent's state machine), [`Geometry`] (piece/file layout,
 //! built by hand or from metainfo) and [`Storage`] with [`FileStorage`] / [`MemoryStorage`].
+//! Two smaller machines sit beside it: [`MetadataFetch`] (a magnet link's info dictionary,
+//! BEP 9) and [`Pex`] (peer exchange, BEP 11).
 //!
 //! ```text
 //!  peers ──Message──▶ ┌──────────────────────── Torrent ───────────────────────┐
