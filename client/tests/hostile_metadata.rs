@@ -188,10 +188,22 @@ fn add_magnet(c: &freshet_client::ClientHandle, uri: &str, dir: &std::path::Path
     .unwrap();
 }
 
+/// Whether the client may dial the raw peer again after dropping it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Redial {
+    Allowed,
+    /// Banned: no connection may arrive while the download finishes elsewhere.
+    Never,
+}
+
 /// Runs a metadata case: the leech's magnet names only the raw peer, whose behaviour is
 /// `act`; once the raw connection ended, the honest seed is added and the download must
 /// complete. Returns how the raw connection ended and the RSS growth in KiB.
-fn metadata_case(case: &str, act: impl FnOnce(Raw, &[u8]) -> End + Send + 'static) -> (End, u64) {
+fn metadata_case(
+    case: &str,
+    redial: Redial,
+    act: impl FnOnce(Raw, &[u8]) -> End + Send + 'static,
+) -> (End, u64) {
     let (seed, bytes, dir) = seed(case);
     let meta = Metainfo::from_bytes(&bytes).unwrap();
     let info_hash = meta.info_hashes.v1.unwrap();
@@ -200,12 +212,15 @@ fn metadata_case(case: &str, act: impl FnOnce(Raw, &[u8]) -> End + Send + 'stati
     magnet.peers = vec![listener.local_addr().unwrap().to_string()];
     let info = meta.info_bytes.clone();
     let before = rss_kib();
-    let raw = std::thread::spawn(move || act(Raw::accept(&listener, info_hash), &info));
+    let raw = std::thread::spawn(move || {
+        let end = act(Raw::accept(&listener, info_hash), &info);
+        (end, listener)
+    });
     let leech = client(TICK);
     let dl = dir.path().join("dl");
     add_magnet(&leech, &magnet.to_uri(), &dl);
     let id = wait_added(&leech);
-    let end = raw.join().unwrap();
+    let (end, listener) = raw.join().unwrap();
     let grown = rss_kib().saturating_sub(before);
     eprintln!("{case}: {end:?}; test process RSS grew {grown} KiB");
     leech
@@ -225,6 +240,14 @@ fn metadata_case(case: &str, act: impl FnOnce(Raw, &[u8]) -> End + Send + 'stati
         tree(&dir.path().join("src")),
         "{case}: wrong data"
     );
+    if redial == Redial::Never {
+        // Connections made meanwhile wait in the backlog: there must be none.
+        listener.set_nonblocking(true).unwrap();
+        assert!(
+            listener.accept().is_err(),
+            "{case}: the banned peer was dialled again"
+        );
+    }
     leech.join();
     seed.join();
     (end, grown)
@@ -232,7 +255,7 @@ fn metadata_case(case: &str, act: impl FnOnce(Raw, &[u8]) -> End + Send + 'stati
 
 #[test]
 fn a_peer_claiming_1_gib_of_metadata_is_dropped_without_allocating_it() {
-    let (end, grown) = metadata_case("huge-metadata", |mut raw, _| {
+    let (end, grown) = metadata_case("huge-metadata", Redial::Allowed, |mut raw, _| {
         raw.send_ext_handshake(UT_METADATA, Some(1 << 30));
         // The client must not ask for a single piece of it: the next thing is the close.
         while let Some((id, _)) = raw.next_ext() {
@@ -246,7 +269,7 @@ fn a_peer_claiming_1_gib_of_metadata_is_dropped_without_allocating_it() {
 
 #[test]
 fn a_peer_serving_metadata_that_does_not_hash_is_dropped_and_the_fetch_goes_on() {
-    let (end, grown) = metadata_case("bad-metadata", |mut raw, info| {
+    let (end, grown) = metadata_case("bad-metadata", Redial::Never, |mut raw, info| {
         raw.send_ext_handshake(UT_METADATA, Some(u32::try_from(info.len()).unwrap()));
         let mut served = 0;
         while let Some((id, payload)) = raw.next_ext() {
