@@ -383,3 +383,71 @@ fn freshet_downloads_a_magnet_link_from_a_libtorrent_seeder() {
     assert_eq!(digests(&dl), digests(&src));
     c.join();
 }
+
+/// Metadata in several 16 KiB pieces (a 25 MB torrent in 16 KiB pieces: 1 526 hashes, a
+/// 30 KB info dictionary) fetched from libtorrent, stopping once it is in (nothing downloaded).
+#[test]
+fn freshet_fetches_multi_piece_metadata_from_a_libtorrent_seeder() {
+    if !have_python_libtorrent() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent_with(&src, "multi", &[("", 25_000_000)], 16384, false, &[]);
+    let torrent = dir.path().join("multi.torrent");
+    std::fs::write(&torrent, &bytes).unwrap();
+    let meta = freshet_metainfo::Metainfo::from_bytes(&bytes).unwrap();
+    assert!(meta.info_bytes.len() > 16384, "{}", meta.info_bytes.len());
+    let mut seeder = Reaped(
+        Command::new("/usr/bin/python3")
+            .args([LT_SCRIPT, "seed"])
+            .arg(&torrent)
+            .arg(&src)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(seeder.0.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let port = v["port"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("libtorrent seeder: {first}"));
+    let mut magnet = meta.magnet();
+    magnet.peers = vec![format!("127.0.0.1:{port}")];
+    let c = client(TICK);
+    let start = Instant::now();
+    c.send(Request::AddTorrent {
+        request_id: Some(RequestId(1)),
+        source: TorrentSource::from_arg(&magnet.to_uri()),
+        options: AddOptions::save_to(dir.path().join("dl"))
+            .with_after_metadata(freshet_client::AfterMetadata::Stop),
+    })
+    .unwrap();
+    let id = wait_added(&c);
+    let got = wait_for(
+        &c,
+        "metadata",
+        |e| matches!(e, Event::MetadataReceived { id: i, .. } if *i == id),
+    );
+    let fetched_in = start.elapsed();
+    let Event::MetadataReceived { torrent, .. } = got else {
+        unreachable!()
+    };
+    assert_eq!(
+        freshet_metainfo::Metainfo::from_bytes(&torrent)
+            .unwrap()
+            .info_bytes,
+        meta.info_bytes
+    );
+    println!(
+        "metadata ({} bytes, {} pieces) fetched from libtorrent in {:.3} s",
+        meta.info_bytes.len(),
+        meta.info_bytes.len().div_ceil(16384),
+        fetched_in.as_secs_f64()
+    );
+    wait_for(&c, "closed", |e| *e == Event::Closed { id });
+    assert!(!dir.path().join("dl").exists(), "nothing is written");
+    c.join();
+}
