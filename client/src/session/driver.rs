@@ -751,6 +751,7 @@ impl Driver {
 
     /// Removes connections marked closing and tells their torrents.
     fn reap(&mut self, now: Instant) {
+        let mut fetches_touched = Vec::new();
         for idx in 0..self.conns.len() {
             let closing = matches!(&self.conns[idx], Some(c) if c.closing.is_some());
             if !closing {
@@ -769,6 +770,7 @@ impl Driver {
                 if c.direction == Direction::Outgoing {
                     f.addr_failed(now, c.addr);
                 }
+                fetches_touched.push(f.id);
             }
             if let Some(t) = c.torrent.and_then(|id| self.torrents.get_mut(&id)) {
                 if let Some(key) = c.peer {
@@ -779,6 +781,10 @@ impl Driver {
                     t.addr_failed(now, c.addr);
                 }
             }
+        }
+        // A gone peer's metadata requests were handed to others: send them now.
+        for id in fetches_touched {
+            self.apply_fetch_outcomes(now, id);
         }
         self.again
             .retain(|&i| self.conns.get(i).is_some_and(Option::is_some));
