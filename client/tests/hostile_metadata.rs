@@ -2,7 +2,8 @@
 //! sockets on 127.0.0.1: a raw TCP "peer" claims a 1 GiB info dictionary, serves metadata
 //! that does not hash to the info-hash, or sends a `ut_pex` message naming 10 000 peers. Each
 //! case is dropped or bounded, memory stays bounded, and the download then completes from an
-//! honest Freshet seed with the right bytes.
+//! honest Freshet seed with the right bytes. The same raw peer also shows a magnet finding its
+//! seed through PEX from a peer that has no metadata.
 #![allow(clippy::disallowed_methods)] // Tests bound their waits with the real clock.
 
 mod component_util;
@@ -404,5 +405,56 @@ fn a_ut_pex_message_naming_10000_peers_is_used_for_50_at_most() {
     assert_eq!(tree(&dl), tree(&dir.path().join("src")));
     drop(raw);
     leech.join();
+    seed.join();
+}
+
+/// Not hostile, but needs the raw peer: a magnet names only a peer that has no metadata and
+/// offers peer exchange; it names the seed in a `ut_pex` message, and the client fetches the
+/// metadata from the seed and downloads.
+#[test]
+fn a_magnet_finds_the_seed_through_pex_from_a_peer_without_metadata() {
+    let (seed, bytes, dir) = seed("via-pex");
+    let meta = Metainfo::from_bytes(&bytes).unwrap();
+    let info_hash = meta.info_hashes.v1.unwrap();
+    let seed_addr = match seed.listen_addrs()[0] {
+        SocketAddr::V4(a) => a,
+        SocketAddr::V6(_) => unreachable!("listening on 127.0.0.1"),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut magnet = meta.magnet();
+    magnet.peers = vec![listener.local_addr().unwrap().to_string()];
+    let raw = std::thread::spawn(move || {
+        let mut raw = Raw::accept(&listener, info_hash);
+        raw.send_ext_handshake(UT_PEX, None);
+        let their_id = loop {
+            let (ext, _) = raw
+                .next_ext()
+                .expect("client closed before its extended handshake");
+            if ext == 0 {
+                break raw.theirs.as_ref().and_then(|h| h.extension_id(UT_PEX));
+            }
+        };
+        let their_id = their_id.expect("a magnet fetch offers ut_pex");
+        let mut pex = PexMessage::default();
+        pex.added = vec![(seed_addr, PexFlags::UPLOAD_ONLY)];
+        let mut payload = BytesMut::new();
+        pex.encode_payload(&mut payload);
+        raw.send_ext(their_id, &payload).unwrap();
+        // The client keeps this connection (a source of peers) until the metadata is in.
+        raw.wait_closed()
+    });
+    let leech = client(TICK);
+    let dl = dir.path().join("dl");
+    add_magnet(&leech, &magnet.to_uri(), &dl);
+    let id = wait_added(&leech);
+    wait_for(
+        &leech,
+        "metadata",
+        |e| matches!(e, Event::MetadataReceived { id: i, .. } if *i == id),
+    );
+    wait_complete(&leech, id);
+    assert_eq!(tree(&dl), tree(&dir.path().join("src")));
+    leech.join();
+    assert_eq!(raw.join().unwrap(), End::Closed);
     seed.join();
 }

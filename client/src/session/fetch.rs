@@ -4,16 +4,24 @@
 //! The protocol decisions (which piece to ask whom, timeouts, verification, whom to drop)
 //! are the engine's; this module maps connection slots to engine peer keys, builds our
 //! extension handshake, and keeps the dial list with back-off.
+//!
+//! Peer exchange (BEP 11) is receive-only here: we offer `ut_pex` and take at most 50 added
+//! peers per message (the engine's [`Pex`] rules) into the dial list, but send nothing, since
+//! whether the torrent is private is unknown until the metadata arrives. A peer that offers no
+//! metadata but does offer `ut_pex` is kept connected as a source of peers.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use freshet_engine::{MetadataAction, MetadataConfig, MetadataFetch, PeerKey};
+use freshet_engine::{
+    MetadataAction, MetadataConfig, MetadataDropReason, MetadataFetch, PeerKey, Pex, PexAction,
+    PexConfig,
+};
 use freshet_metainfo::{InfoHashV1, InfoHashes};
 use freshet_peerwire::{
-    EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Message, UT_METADATA, extended_message,
+    EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Message, UT_METADATA, UT_PEX, extended_message,
 };
 use freshet_tracker::{
     Announcer, AnnouncerConfig, AnnouncerEvent, Progress, TrackerAction, TrackerIdx,
@@ -24,6 +32,10 @@ use super::torrent::AnnounceIdentity;
 
 /// The id we ask peers to use for `ut_metadata` messages to us.
 pub(crate) const OUR_UT_METADATA_ID: u8 = 2;
+/// The id we ask peers to use for `ut_pex` messages to us.
+pub(crate) const OUR_UT_PEX_ID: u8 = 1;
+/// Most addresses a fetch keeps to dial; peer exchange adds none beyond it.
+const MAX_KNOWN_ADDRS: usize = 2000;
 
 /// What the fetch asks of the driver, per connection slot.
 #[derive(Debug)]
@@ -59,6 +71,10 @@ pub(crate) struct MetaFetch {
     /// Connection slot → engine key, and back (keys are never reused).
     keys: HashMap<usize, PeerKey>,
     conns: HashMap<PeerKey, (usize, SocketAddr)>,
+    /// Peers whose extended handshake offered `ut_pex`.
+    pex_peers: BTreeSet<PeerKey>,
+    /// Receive side of peer exchange (never fed handshakes, so it never sends).
+    pex: Pex,
     next_key: usize,
     announcer: Option<Announcer>,
 }
@@ -89,6 +105,8 @@ impl MetaFetch {
             banned: BTreeSet::new(),
             keys: HashMap::new(),
             conns: HashMap::new(),
+            pex_peers: BTreeSet::new(),
+            pex: Pex::new(PexConfig::default()),
             next_key: 0,
             announcer: None,
         }
@@ -193,9 +211,9 @@ impl MetaFetch {
         self.addrs.keys().copied()
     }
 
-    /// Adds an address to dial (unless it was banned).
+    /// Adds an address to dial (unless it was banned, or the list is full).
     pub(crate) fn add_addr(&mut self, now: Instant, addr: SocketAddr) {
-        if self.banned.contains(&addr) {
+        if self.banned.contains(&addr) || self.addrs.len() >= MAX_KNOWN_ADDRS {
             return;
         }
         self.addrs.entry(addr).or_insert(Dial {
@@ -231,9 +249,11 @@ impl MetaFetch {
         self.next_key += 1;
         self.keys.insert(conn, key);
         self.conns.insert(key, (conn, addr));
+        self.pex.handle_peer_connected(key, Some(addr));
         let mut h = ExtendedHandshake::default();
         h.extensions
             .insert(UT_METADATA.to_owned(), OUR_UT_METADATA_ID);
+        h.extensions.insert(UT_PEX.to_owned(), OUR_UT_PEX_ID);
         h.client = Some(concat!("Freshet ", env!("CARGO_PKG_VERSION")).to_owned());
         extended_message(EXTENDED_HANDSHAKE_ID, |out| h.encode_payload(out))
     }
@@ -242,6 +262,8 @@ impl MetaFetch {
     pub(crate) fn handle_gone(&mut self, now: Instant, conn: usize) {
         if let Some(key) = self.keys.remove(&conn) {
             self.conns.remove(&key);
+            self.pex_peers.remove(&key);
+            self.pex.handle_peer_gone(key);
             self.machine.handle_peer_gone(now, key);
         }
     }
@@ -257,14 +279,27 @@ impl MetaFetch {
             return;
         };
         match *id {
-            EXTENDED_HANDSHAKE_ID => match ExtendedHandshake::decode(payload) {
-                Ok(h) => self.machine.handle_extended_handshake(now, key, &h),
-                Err(_) => {
-                    self.machine
-                        .handle_extended_handshake(now, key, &ExtendedHandshake::default())
+            EXTENDED_HANDSHAKE_ID => {
+                // An undecodable handshake counts as offering nothing.
+                let h = ExtendedHandshake::decode(payload).unwrap_or_default();
+                if h.extension_id(UT_PEX).is_some() {
+                    self.pex_peers.insert(key);
                 }
-            },
+                self.machine.handle_extended_handshake(now, key, &h);
+            }
             OUR_UT_METADATA_ID => self.machine.handle_payload(now, key, payload),
+            OUR_UT_PEX_ID => {
+                self.pex.handle_payload(now, key, payload);
+                let mut found = Vec::new();
+                while let Some(a) = self.pex.poll_action() {
+                    if let PexAction::Discovered { addrs, .. } = a {
+                        found.extend(addrs);
+                    }
+                }
+                for addr in found {
+                    self.add_addr(now, addr);
+                }
+            }
             _ => {}
         }
     }
@@ -278,10 +313,18 @@ impl MetaFetch {
                         return Some(Outcome::Send(conn, message));
                     }
                 }
+                MetadataAction::Drop {
+                    peer,
+                    reason: MetadataDropReason::NoMetadata,
+                } if self.pex_peers.contains(&peer) => {
+                    // No metadata, but it may tell us about peers that have it: keep it.
+                }
                 MetadataAction::Drop { peer, reason } => {
                     let Some((conn, addr)) = self.conns.remove(&peer) else {
                         continue;
                     };
+                    self.pex_peers.remove(&peer);
+                    self.pex.handle_peer_gone(peer);
                     self.keys.remove(&conn);
                     if reason.is_ban() {
                         self.banned.insert(addr);

@@ -31,7 +31,7 @@ const RATE_WINDOW: usize = 5;
 /// The extended message id we ask peers to use for `ut_metadata` messages to us.
 const OUR_UT_METADATA_ID: u8 = super::fetch::OUR_UT_METADATA_ID;
 /// The extended message id we ask peers to use for `ut_pex` messages to us.
-const OUR_UT_PEX_ID: u8 = 1;
+const OUR_UT_PEX_ID: u8 = super::fetch::OUR_UT_PEX_ID;
 /// Most known peer addresses kept per torrent; peer exchange adds none beyond it.
 const MAX_KNOWN_ADDRS: usize = 2000;
 /// Longest wait for `stopped` announces when a torrent closes.
