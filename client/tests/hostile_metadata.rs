@@ -458,3 +458,59 @@ fn a_magnet_finds_the_seed_through_pex_from_a_peer_without_metadata() {
     assert_eq!(raw.join().unwrap(), End::Closed);
     seed.join();
 }
+
+/// A private torrent (BEP 27) offers neither `ut_pex` nor `ut_metadata`, and a `ut_pex`
+/// message sent anyway (under the id public torrents use) is not acted on.
+#[test]
+fn a_private_torrent_neither_offers_nor_uses_peer_exchange() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("p.bin"), component_util::sample_bytes(100_000, 3)).unwrap();
+    let bytes = freshet_metainfo::TorrentBuilder::new(src.join("p.bin"))
+        .piece_length(16384)
+        .private(true)
+        .no_creation_date()
+        .build()
+        .unwrap()
+        .bytes;
+    let meta = Metainfo::from_bytes(&bytes).unwrap();
+    assert!(meta.info.private);
+    let leech = client(TICK);
+    add(&leech, 1, &bytes, &dir.path().join("dl"), &[]);
+    wait_added(&leech);
+    wait_for(&leech, "checked", |e| matches!(e, Event::Checked { .. }));
+
+    let trap = TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let SocketAddr::V4(trap_addr) = trap.local_addr().unwrap() else {
+        unreachable!("bound on 127.0.0.1")
+    };
+    let mut raw = Raw::dial(leech.listen_addrs()[0], meta.info_hashes.v1.unwrap());
+    raw.send_ext_handshake(UT_PEX, None);
+    let theirs = loop {
+        let (ext, _) = raw
+            .next_ext()
+            .expect("client closed before its extended handshake");
+        if ext == 0 {
+            break raw.theirs.clone().expect("a decodable extended handshake");
+        }
+    };
+    assert_eq!(theirs.extension_id(UT_PEX), None, "{theirs:?}");
+    assert_eq!(theirs.extension_id(UT_METADATA), None, "{theirs:?}");
+    let mut pex = PexMessage::default();
+    pex.added = vec![(trap_addr, PexFlags::default())];
+    let mut payload = BytesMut::new();
+    pex.encode_payload(&mut payload);
+    for id in 1..=3 {
+        raw.send_ext(id, &payload).unwrap();
+    }
+    // Dials happen on the once-a-second housekeeping: three of them go by.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        trap.accept().is_err(),
+        "a private torrent dialled a PEX peer"
+    );
+    drop(raw);
+    leech.join();
+}
