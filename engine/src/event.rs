@@ -4,7 +4,7 @@ use std::fmt;
 
 use freshet_peerwire::Message;
 
-use crate::{DiskJob, PeerKey, PieceIndex};
+use crate::{DiskJob, PeerKey, PieceIndex, StorageFault};
 
 /// Something the driver must do. Drained with `Torrent::poll_action`, in order.
 ///
@@ -50,6 +50,8 @@ pub enum DisconnectReason {
     BothSeeding,
     /// The torrent is shutting down.
     Shutdown,
+    /// A storage failure stopped the torrent.
+    StorageFailed,
 }
 
 impl fmt::Display for DisconnectReason {
@@ -59,6 +61,7 @@ impl fmt::Display for DisconnectReason {
             Self::Banned => f.write_str("banned for sending corrupt data"),
             Self::BothSeeding => f.write_str("both sides are seeding"),
             Self::Shutdown => f.write_str("shutting down"),
+            Self::StorageFailed => f.write_str("storage failed"),
         }
     }
 }
@@ -103,8 +106,9 @@ pub enum Event {
     },
     /// Every wanted piece is verified.
     Completed,
-    /// A disk job failed; the torrent is paused.
-    StorageFailed(String),
+    /// A disk job failed: the torrent stopped (peers dropped, blocks not yet written given up,
+    /// verified pieces kept) until `Torrent::resume`. Sent once per fault.
+    StorageFailed(StorageFault),
     /// Time to save a resume record (see `Torrent::resume_record`).
     ResumeDue,
 }

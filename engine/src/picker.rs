@@ -8,7 +8,7 @@
 //!             set_priority(>skip)            pick() starts it
 //!  NotNeeded ───────────────────▶ Queued ─────────────────────▶ InFlight ──hash passed──▶ Have
 //!      ▲ ◀─────────────────────── │  ▲                             │
-//!      │     set_priority(skip)   │  └──────── hash failed ────────┘
+//!      │     set_priority(skip)   │  └─── hash failed, abandon() ──┘
 //!      └──────────────────────────┴──── mark_have() (resume/recheck) from any state ──▶ Have
 //! ```
 //!
@@ -462,6 +462,12 @@ impl PieceTracker {
             }
         }
         senders
+    }
+
+    /// Gives up an in-flight piece without a verdict (its data could not be stored): it goes
+    /// back to the queue like a failed piece. Returns who sent each block, in block order.
+    pub fn abandon(&mut self, piece: PieceIndex) -> Vec<PeerKey> {
+        self.on_hash_failed(piece)
     }
 
     /// Marks `piece` had without downloading it (resume data or a recheck).

@@ -26,7 +26,8 @@ use crate::rate::RateWindow;
 use crate::{
     Action, AnnounceEvent, BlockReceipt, BlockRef, DigestMode, DisconnectReason, DiskCompletion,
     DiskJob, Event, FilePriority, Geometry, HashOutcome, PeerKey, PickOrder, PieceIndex,
-    PiecePriority, PieceSet, PieceState, PieceTracker, ResumeRecord, UnfinishedPiece, Verdict,
+    PiecePriority, PieceSet, PieceState, PieceTracker, ResumeRecord, StorageError, StorageFault,
+    UnfinishedPiece, Verdict,
 };
 use check::Checking;
 use peer::Peer;
@@ -79,6 +80,9 @@ pub struct Torrent {
     /// Banned addresses, keyed by [`BanPolicy::key`].
     banned_addrs: BTreeSet<SocketAddr>,
     phase: Phase,
+    /// Writes still running for pieces given up after a storage fault (their completions are
+    /// ignored; downloading resumes only once none is left).
+    orphan_writes: BTreeMap<PieceIndex, u32>,
     stats: Stats,
     optimistic: Option<PeerKey>,
     full_set: PieceSet,
@@ -86,12 +90,23 @@ pub struct Torrent {
     tick: Duration,
 }
 
+/// The torrent's lifecycle. Data needed in one phase only lives in its variant.
+///
+/// ```text
+/// Checking ──▶ Active ◀──▶ Paused
+///    │           │           │
+///    └───────────┴─ fault ───┴──▶ Errored(fault) ──resume──▶ Recovering ──writes drained──▶ Active
+/// any ──shutdown──▶ Stopped
+/// ```
 #[derive(Debug)]
 enum Phase {
     Checking(Checking),
     Active,
     Paused,
-    Errored,
+    /// Stopped by a storage fault: no peers, no requests, no uploads.
+    Errored(StorageFault),
+    /// `resume` after a fault: waiting for writes issued before the fault to finish.
+    Recovering,
     Stopped,
 }
 
@@ -137,6 +152,7 @@ impl Torrent {
             banned_ids: BTreeSet::new(),
             banned_addrs: BTreeSet::new(),
             phase: Phase::Active,
+            orphan_writes: BTreeMap::new(),
             stats: Stats::default(),
             optimistic: None,
             scratch: Vec::new(),
@@ -187,6 +203,15 @@ impl Torrent {
     #[must_use]
     pub fn is_checking(&self) -> bool {
         matches!(self.phase, Phase::Checking(_))
+    }
+
+    /// The storage fault that stopped the torrent, while it is stopped by one.
+    #[must_use]
+    pub fn fault(&self) -> Option<&StorageFault> {
+        match &self.phase {
+            Phase::Errored(f) => Some(f),
+            _ => None,
+        }
     }
 
     /// The piece tracker (read-only).
@@ -293,8 +318,10 @@ impl Torrent {
 
     /// Registers a connected, handshaken peer and queues our bitfield for it.
     pub fn add_peer(&mut self, now: Instant, info: PeerInfo) -> Result<PeerKey, AddPeerError> {
-        if matches!(self.phase, Phase::Stopped) {
-            return Err(AddPeerError::Stopped);
+        match self.phase {
+            Phase::Stopped => return Err(AddPeerError::Stopped),
+            Phase::Errored(_) => return Err(AddPeerError::Errored),
+            _ => {}
         }
         if info.id.is_some_and(|id| self.banned_ids.contains(&id.0))
             || info
@@ -428,12 +455,22 @@ impl Torrent {
         }
     }
 
-    /// Resumes after [`Torrent::pause`].
+    /// Resumes after [`Torrent::pause`], or after a storage fault (see
+    /// [`Event::StorageFailed`]): the fault is cleared and downloading restarts once every
+    /// write issued before the fault has completed. Files are opened again by the storage as
+    /// needed; if the cause is not fixed, the next disk job fails again.
     pub fn resume(&mut self, now: Instant) {
-        if matches!(self.phase, Phase::Paused) {
-            self.phase = Phase::Active;
-            self.run_choker(now);
-            self.refill_all(now);
+        match self.phase {
+            Phase::Paused => {
+                self.phase = Phase::Active;
+                self.run_choker(now);
+                self.refill_all(now);
+            }
+            Phase::Errored(_) => {
+                self.phase = Phase::Recovering;
+                self.finish_recovery(now);
+            }
+            _ => {}
         }
     }
 
@@ -609,16 +646,27 @@ impl Torrent {
     pub fn handle_disk(&mut self, now: Instant, completion: DiskCompletion) {
         match completion {
             DiskCompletion::Written { block, result } => {
-                if let Err(e) = result {
-                    return self.storage_failed(e.to_string());
+                if let Some(n) = self.orphan_writes.get_mut(&block.piece) {
+                    // Its piece was given up after a fault: nothing to record.
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.orphan_writes.remove(&block.piece);
+                    }
+                    return self.finish_recovery(now);
                 }
                 let Some(pend) = self.pending.get_mut(&block.piece) else {
+                    if let Err(e) = result {
+                        self.storage_failed(now, &e);
+                    }
                     return;
                 };
+                pend.writes = pend.writes.saturating_sub(1);
+                if let Err(e) = result {
+                    return self.storage_failed(now, &e);
+                }
                 if let Some(i) = self.geometry.block_index(&block) {
                     pend.written[i as usize] = true;
                 }
-                pend.writes = pend.writes.saturating_sub(1);
                 if pend.writes == 0 && pend.outcome.is_some() {
                     self.finish_piece(now, block.piece);
                 }
@@ -648,10 +696,8 @@ impl Torrent {
                             },
                         );
                     }
-                    Err(_) if p.info.fast == FastExtension::Enabled => {
-                        self.send(peer, Message::RejectRequest(block));
-                    }
-                    Err(_) => {}
+                    // Only verified pieces are read: their data must be there.
+                    Err(e) => self.storage_failed(now, &e),
                 }
             }
             DiskCompletion::Hashed { piece, result } => {
@@ -670,9 +716,12 @@ impl Torrent {
                     self.pump_check(now);
                     return;
                 }
+                if !self.pending.contains_key(&piece) {
+                    return; // given up after a fault
+                }
                 let outcome = match result {
                     Ok(o) => o,
-                    Err(e) => return self.storage_failed(e.to_string()),
+                    Err(e) => return self.storage_failed(now, &e),
                 };
                 let Some(pend) = self.pending.get_mut(&piece) else {
                     return;
@@ -684,7 +733,7 @@ impl Torrent {
             }
             DiskCompletion::Done { result, .. } => {
                 if let Err(e) = result {
-                    self.storage_failed(e.to_string());
+                    self.storage_failed(now, &e);
                 }
             }
         }
@@ -851,6 +900,9 @@ impl Torrent {
             return self.misbehaved(peer, "piece message too long");
         };
         let block = BlockRef::new(piece, offset, len);
+        if matches!(self.phase, Phase::Errored(_) | Phase::Recovering) {
+            return; // nothing is written until the fault is cleared
+        }
         let Some(p) = self.peers.get_mut(&peer) else {
             return;
         };
@@ -1162,10 +1214,47 @@ impl Torrent {
         }
     }
 
-    fn storage_failed(&mut self, msg: String) {
-        self.phase = Phase::Errored;
+    /// The one place a storage failure is handled. The first fault stops the torrent: every
+    /// peer is dropped (which withdraws our requests and their queued uploads), every piece
+    /// in progress goes back to wanted (its writes still running are counted in
+    /// `orphan_writes` and ignored when they complete), verified pieces stay verified, and
+    /// one [`Event::StorageFailed`] is sent. Later failures while stopped are not reported
+    /// again; after `shutdown` they are reported but change nothing.
+    fn storage_failed(&mut self, _now: Instant, error: &StorageError) {
+        let fault = StorageFault::from(error);
+        match self.phase {
+            Phase::Errored(_) | Phase::Recovering => return,
+            Phase::Stopped => {
+                self.actions
+                    .push_back(Action::Event(Event::StorageFailed(fault)));
+                return;
+            }
+            Phase::Checking(_) | Phase::Active | Phase::Paused => {}
+        }
+        self.phase = Phase::Errored(fault.clone());
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            self.drop_peer(k, DisconnectReason::StorageFailed);
+        }
+        for (piece, pend) in std::mem::take(&mut self.pending) {
+            if self.tracker.state(piece) == PieceState::InFlight {
+                self.tracker.abandon(piece);
+            }
+            if pend.writes > 0 {
+                *self.orphan_writes.entry(piece).or_default() += pend.writes;
+            }
+        }
         self.actions
-            .push_back(Action::Event(Event::StorageFailed(msg)));
+            .push_back(Action::Event(Event::StorageFailed(fault)));
+    }
+
+    /// Leaves `Recovering` for `Active` once no write from before the fault is running.
+    fn finish_recovery(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Recovering) && self.orphan_writes.is_empty() {
+            self.phase = Phase::Active;
+            self.run_choker(now);
+            self.refill_all(now);
+        }
     }
 
     fn piece_priority_from_files(&self, piece: PieceIndex) -> PiecePriority {

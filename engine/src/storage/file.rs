@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -96,6 +96,12 @@ impl FileStorage {
     #[must_use]
     pub fn open_handles(&self) -> usize {
         self.lock().open.len()
+    }
+
+    /// Drops the cached handle of `h`, so the next access opens the file again (after an
+    /// I/O error: the file may have been replaced, or space freed).
+    fn evict(&self, h: Handle) {
+        self.lock().open.retain(|(k, _)| *k != h);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -216,8 +222,10 @@ impl Storage for FileStorage {
             let bytes = &data[span.buf_offset..span.buf_offset + span.len];
             let (h, at) = self.target(&span, start);
             let (f, path) = self.file(h, true)?;
-            f.write_all_at(bytes, at)
-                .map_err(|e| StorageError::io("write", path, e))?;
+            f.write_all_at(bytes, at).map_err(|e| {
+                self.evict(h);
+                StorageError::io("write", path, e)
+            })?;
         }
         Ok(())
     }
@@ -233,24 +241,18 @@ impl Storage for FileStorage {
             }
             let buf = &mut out[span.buf_offset..span.buf_offset + span.len];
             let (h, at) = self.target(&span, start);
-            let not_written = |e: &io::Error| {
-                matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
-                )
+            let (f, path) = self.file(h, false)?;
+            // A cached handle keeps a deleted file readable: report the deletion instead of
+            // serving bytes that are no longer in the save directory (one fstat per read).
+            let deleted = f.metadata().is_ok_and(|m| m.nlink() == 0);
+            let result = if deleted {
+                Err(io::Error::from(io::ErrorKind::NotFound))
+            } else {
+                f.read_exact_at(buf, at)
             };
-            let (f, path) = self.file(h, false).map_err(|e| match e {
-                StorageError::Io { ref source, .. } if not_written(source) => {
-                    StorageError::NotWritten { block }
-                }
-                other => other,
-            })?;
-            f.read_exact_at(buf, at).map_err(|e| {
-                if not_written(&e) {
-                    StorageError::NotWritten { block }
-                } else {
-                    StorageError::io("read", path, e)
-                }
+            result.map_err(|e| {
+                self.evict(h);
+                StorageError::io("read", path, e)
             })?;
         }
         Ok(out.freeze())
@@ -426,6 +428,27 @@ mod tests {
     }
 
     #[test]
+    fn a_file_deleted_under_an_open_handle_fails_reads_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FileStorage::new(dir.path(), geo());
+        let b = BlockRef::new(PieceIndex(0), 0, 16384);
+        s.write(b, Bytes::from(vec![3; 16384])).unwrap();
+        assert_eq!(s.read(b).unwrap(), Bytes::from(vec![3; 16384]));
+        let file = dir.path().join("t/bin/run.sh");
+        fs::remove_file(&file).unwrap();
+        match s.read(b) {
+            Err(StorageError::Io { path, source, .. }) => {
+                assert_eq!(path, file);
+                assert_eq!(source.kind(), io::ErrorKind::NotFound);
+            }
+            other => panic!("expected a not-found error naming the file, got {other:?}"),
+        }
+        // The handle was dropped: a new write creates the file again and reads work.
+        s.write(b, Bytes::from(vec![4; 16384])).unwrap();
+        assert_eq!(s.read(b).unwrap(), Bytes::from(vec![4; 16384]));
+    }
+
+    #[test]
     fn writes_read_back_skip_padding_and_stay_sparse() {
         let dir = tempfile::tempdir().unwrap();
         let s = FileStorage::new(dir.path(), geo()).with_open_files(1);
@@ -446,10 +469,11 @@ mod tests {
         let r = s.read(BlockRef::new(PieceIndex(0), 19000, 2000)).unwrap();
         assert_eq!(&r[..1000], &[9; 1000][..]);
         assert_eq!(&r[1000..], &[0; 1000][..], "padding reads as zeros");
-        // The second file is not created by a read.
+        // The second file is not created by a read; the error names it.
         assert!(matches!(
             s.read(BlockRef::new(PieceIndex(1), 0, 100)),
-            Err(StorageError::NotWritten { .. })
+            Err(StorageError::Io { op: "open", ref path, ref source })
+                if path.ends_with("t/b") && source.kind() == io::ErrorKind::NotFound
         ));
         s.write(
             BlockRef::new(PieceIndex(1), 0, 16384),

@@ -8,6 +8,7 @@
 //! (positional file I/O, sparse files, lazily created directories, a bounded cache of open
 //! handles, BEP 47 attributes, a part file for bytes of skipped files).
 
+mod fault;
 mod file;
 mod hash;
 mod memory;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 
+pub use fault::StorageFault;
 pub use file::{DEFAULT_OPEN_FILES, FileStorage};
 pub use hash::{HashOutcome, Verdict, hash_piece_blocks, sha1_blocks, v2_piece_root};
 pub use memory::MemoryStorage;

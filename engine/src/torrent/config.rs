@@ -161,6 +161,9 @@ pub enum AddPeerError {
     /// The torrent is stopped.
     #[error("torrent is stopped")]
     Stopped,
+    /// A storage fault stopped the torrent (see `Torrent::fault`).
+    #[error("torrent is stopped by a storage error")]
+    Errored,
 }
 
 /// Totals for the user interface and resume data.

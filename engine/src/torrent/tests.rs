@@ -1098,3 +1098,5 @@ mod model {
         }
     }
 }
+
+mod faults;
