@@ -112,8 +112,8 @@ pub use resume::{ResumeError, ResumeRecord, UnfinishedPiece, save_atomic};
 mod storage;
 pub use storage::{
     DEFAULT_OPEN_FILES, DigestMode, DiskCompletion, DiskJob, FileStat, FileStorage, HashOutcome,
-    MemoryStorage, Storage, StorageError, StorageFault, Verdict, hash_piece_blocks, run_job, sha1_blocks,
-    v2_piece_root,
+    MemoryStorage, Storage, StorageError, StorageFault, Verdict, hash_piece_blocks, run_job,
+    sha1_blocks, v2_piece_root,
 };
 
 mod torrent;

@@ -1837,6 +1837,7 @@ fn fetch_status(f: &MetaFetch) -> TorrentStatus {
         distributed_copies: 0.0,
         tracker: TrackerState::None,
         tracker_error: None,
+        error: None,
         files: Vec::new(),
         peer_list: Vec::new(),
     }

@@ -193,7 +193,8 @@ pub enum Activity {
     Paused,
     /// Stopped: closing.
     Stopped,
-    /// Stopped by an error (see the last [`Event::Error`]).
+    /// Stopped by a storage error (see [`TorrentStatus::error`]); `Request::Resume` or
+    /// `Request::Recheck` restarts it.
     Error,
 }
 
@@ -277,6 +278,9 @@ pub struct TorrentStatus {
     pub tracker: TrackerState,
     /// The last tracker error, if any.
     pub tracker_error: Option<String>,
+    /// While [`Activity::Error`]: what stopped the torrent (the text of the last
+    /// [`Event::Error`], e.g. `write failed: no space left on device (os error 28)`).
+    pub error: Option<String>,
     /// Per-file progress (real files, padding left out). Empty except in the reply to
     /// [`Request::Details`](crate::Request::Details).
     pub files: Vec<FileProgress>,

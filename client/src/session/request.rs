@@ -90,7 +90,10 @@ pub enum Request {
         /// The torrent.
         id: TorrentId,
     },
-    /// Resume a paused torrent. Answered by a status event.
+    /// Resume a paused torrent, or one stopped by a storage error (full disk, read-only or
+    /// missing files): the error is cleared, files are opened again and known peers are
+    /// dialled; if the cause remains, the next disk access fails again with a new error
+    /// event. Answered by a status event.
     Resume {
         /// The torrent.
         id: TorrentId,
@@ -128,7 +131,8 @@ pub enum Request {
         /// The new save directory.
         to: PathBuf,
     },
-    /// Hash every piece on disk again: the torrent is flushed and disconnected, then
+    /// Hash every piece on disk again (also clears a storage error: pieces whose data went
+    /// missing are then downloaded again): the torrent is flushed and disconnected, then
     /// reopened without its resume data (file priorities kept; sequential order and rate
     /// limits are not). Answered by a new [`Event::Checked`](crate::Event::Checked), or an
     /// error event if the id is unknown.

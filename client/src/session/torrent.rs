@@ -78,11 +78,15 @@ pub(crate) enum Action {
     Event(Event),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
-    Checking { checked: u32, total: u32 },
+    Checking {
+        checked: u32,
+        total: u32,
+    },
     Running,
-    Errored,
+    /// Stopped by a storage fault (the engine's; its text kept for the status).
+    Errored(String),
     Closing,
 }
 
@@ -245,7 +249,7 @@ impl Torrent {
         };
         t.down.last_total = stats.downloaded;
         t.up.last_total = stats.uploaded;
-        if phase == Phase::Running {
+        if t.phase == Phase::Running {
             t.finish_check();
         }
         t.pump(now);
@@ -328,15 +332,15 @@ impl Torrent {
     pub(crate) fn status(&self) -> TorrentStatus {
         let (total, have) = self.wanted_and_have();
         let frac = have as f64 / total.max(1) as f64;
-        let (activity, fraction) = match self.phase {
-            Phase::Checking { checked, total } => (
+        let (activity, fraction) = match &self.phase {
+            &Phase::Checking { checked, total } => (
                 Activity::Checking,
                 f64::from(checked) / f64::from(total.max(1)),
             ),
             Phase::Running if self.engine.is_paused() => (Activity::Paused, frac),
             Phase::Running if self.is_complete() => (Activity::Seeding, 1.0),
             Phase::Running => (Activity::Downloading, frac),
-            Phase::Errored => (Activity::Error, frac),
+            Phase::Errored(_) => (Activity::Error, frac),
             Phase::Closing => (Activity::Stopped, frac),
         };
         let down_rate = self.down.per_second();
@@ -363,6 +367,10 @@ impl Torrent {
             distributed_copies: copies,
             tracker: self.tracker,
             tracker_error: self.tracker_error.clone(),
+            error: match &self.phase {
+                Phase::Errored(e) => Some(e.clone()),
+                _ => None,
+            },
             files: Vec::new(),
             peer_list: Vec::new(),
         }
@@ -870,16 +878,7 @@ impl Torrent {
                 }
                 self.actions.push_back(Action::SaveResume);
             }
-            engine::Event::StorageFailed(what) => {
-                if self.phase != Phase::Closing {
-                    self.phase = Phase::Errored;
-                }
-                self.actions.push_back(Action::Event(Event::Error {
-                    id: self.id,
-                    what: format!("storage failed: {what}"),
-                    location: self.save_dir.join(&self.meta.name).display().to_string(),
-                }));
-            }
+            engine::Event::StorageFailed(fault) => self.on_storage_fault(&fault),
             engine::Event::ResumeDue => self.actions.push_back(Action::SaveResume),
             engine::Event::HashFailed { piece, .. } => {
                 tracing::warn!(torrent = %self.id, %piece, "piece failed its hash check");
@@ -889,6 +888,27 @@ impl Torrent {
             }
             _ => {}
         }
+    }
+
+    /// The engine stopped on a storage fault (it already dropped the peers and gave up the
+    /// blocks not written): report it with the file's path, refuse peers until `resume`,
+    /// and save resume data listing only the verified pieces.
+    fn on_storage_fault(&mut self, fault: &engine::StorageFault) {
+        let what = fault.to_string();
+        tracing::warn!(torrent = %self.id, path = ?fault.path, "storage failed: {what}");
+        let location = fault.path.as_ref().map_or_else(
+            || self.save_dir.join(&self.meta.name).display().to_string(),
+            |p| p.display().to_string(),
+        );
+        if self.phase != Phase::Closing {
+            self.phase = Phase::Errored(what.clone());
+            self.actions.push_back(Action::SaveResume);
+        }
+        self.actions.push_back(Action::Event(Event::Error {
+            id: self.id,
+            what,
+            location,
+        }));
     }
 
     fn finish_check(&mut self) {

@@ -246,7 +246,8 @@ impl Storage for FileStorage {
             // serving bytes that are no longer in the save directory (one fstat per read).
             let deleted = f.metadata().is_ok_and(|m| m.nlink() == 0);
             let result = if deleted {
-                Err(io::Error::from(io::ErrorKind::NotFound))
+                // ENOENT (2 on every Unix), so the message reads like a failed open.
+                Err(io::Error::from_raw_os_error(2))
             } else {
                 f.read_exact_at(buf, at)
             };

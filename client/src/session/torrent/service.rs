@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use freshet_engine::{FilePriority, PickOrder, PiecePriority};
 
-use super::Torrent;
+use super::{Phase, Torrent};
 use crate::session::event::{FileProgress, PeerSummary, TrackerState};
 use crate::session::request::{AddOptions, UseTrackers};
 
@@ -19,8 +19,16 @@ impl Torrent {
         self.pump(now);
     }
 
-    /// Resumes after [`Self::pause`].
+    /// Resumes after [`Self::pause`], or after a storage error: the error is cleared, files
+    /// are opened again on the next access and known peers are dialled at once.
     pub(crate) fn resume(&mut self, now: Instant) {
+        if let Phase::Errored(_) = self.phase {
+            self.phase = Phase::Running;
+            for st in self.addrs.values_mut() {
+                st.next_try = now;
+                st.failures = 0;
+            }
+        }
         self.engine.resume(now);
         self.pump(now);
     }

@@ -77,7 +77,10 @@ fn a_failed_write_stops_the_torrent_and_keeps_verified_pieces() {
     let f = faults(&acts);
     assert_eq!(f.len(), 1, "one event per fault: {acts:?}");
     assert_eq!(f[0].kind, io::ErrorKind::StorageFull);
-    assert_eq!(f[0].path.as_deref(), Some(std::path::Path::new("/small/f.bin")));
+    assert_eq!(
+        f[0].path.as_deref(),
+        Some(std::path::Path::new("/small/f.bin"))
+    );
     assert_eq!(t.fault(), Some(&f[0]));
     assert!(acts.iter().any(|a| matches!(
         a,
@@ -88,7 +91,10 @@ fn a_failed_write_stops_the_torrent_and_keeps_verified_pieces() {
     assert!(t.have().contains(PieceIndex(0)));
     assert_eq!(t.pieces().state(PieceIndex(1)), PieceState::Queued);
     let record = t.resume_record();
-    assert_eq!(record.pieces.iter().collect::<Vec<_>>(), vec![PieceIndex(0)]);
+    assert_eq!(
+        record.pieces.iter().collect::<Vec<_>>(),
+        vec![PieceIndex(0)]
+    );
     assert!(record.unfinished.is_empty());
     // Stopped: no new peers, no more data written.
     assert_eq!(t.add_peer(now, fast_peer(2)), Err(AddPeerError::Errored));
@@ -175,5 +181,8 @@ fn a_failed_read_for_a_peer_stops_a_seed_but_keeps_its_pieces() {
             .any(|m| matches!(m, Message::Piece { .. }))
     );
     assert_eq!(t.stats().peers, 0);
-    assert!(t.have().is_full(), "a read failure forgets nothing; recheck does");
+    assert!(
+        t.have().is_full(),
+        "a read failure forgets nothing; recheck does"
+    );
 }
