@@ -721,7 +721,14 @@ impl Torrent {
                 }
                 let outcome = match result {
                     Ok(o) => o,
-                    Err(e) => return self.storage_failed(now, &e),
+                    Err(e) => {
+                        // Its data cannot be read back: download it again.
+                        self.pending.remove(&piece);
+                        if self.tracker.state(piece) == PieceState::InFlight {
+                            self.tracker.abandon(piece);
+                        }
+                        return self.storage_failed(now, &e);
+                    }
                 };
                 let Some(pend) = self.pending.get_mut(&piece) else {
                     return;
@@ -969,9 +976,16 @@ impl Torrent {
     }
 
     fn finish_piece(&mut self, now: Instant, piece: PieceIndex) {
-        let Some(pend) = self.pending.remove(&piece) else {
+        let Some(mut pend) = self.pending.remove(&piece) else {
             return;
         };
+        if !pend.written.iter().all(|w| *w) {
+            // A hash started before a write of this piece failed: its data is not all on
+            // disk, so the verdict does not count (the piece was put back to wanted).
+            pend.outcome = None;
+            self.pending.insert(piece, pend);
+            return;
+        }
         let Some(outcome) = pend.outcome else {
             return;
         };
@@ -1215,11 +1229,16 @@ impl Torrent {
     }
 
     /// The one place a storage failure is handled. The first fault stops the torrent: every
-    /// peer is dropped (which withdraws our requests and their queued uploads), every piece
-    /// in progress goes back to wanted (its writes still running are counted in
-    /// `orphan_writes` and ignored when they complete), verified pieces stay verified, and
-    /// one [`Event::StorageFailed`] is sent. Later failures while stopped are not reported
-    /// again; after `shutdown` they are reported but change nothing.
+    /// peer is dropped (which withdraws our requests and their queued uploads), verified
+    /// pieces stay verified, and one [`Event::StorageFailed`] is sent. Pieces in progress:
+    /// - with writes still running: given up (back to wanted); those writes are counted in
+    ///   `orphan_writes` and ignored when they complete;
+    /// - every block written, hash running: kept, so the piece can still be verified;
+    /// - some blocks written: back to wanted with only the written blocks kept (listed in the
+    ///   resume record), the rest (data not written) dropped.
+    ///
+    /// Later failures while stopped are not reported again; after `shutdown` they are
+    /// reported but change nothing.
     fn storage_failed(&mut self, _now: Instant, error: &StorageError) {
         let fault = StorageFault::from(error);
         match self.phase {
@@ -1236,12 +1255,25 @@ impl Torrent {
         for k in keys {
             self.drop_peer(k, DisconnectReason::StorageFailed);
         }
-        for (piece, pend) in std::mem::take(&mut self.pending) {
+        for (piece, mut pend) in std::mem::take(&mut self.pending) {
+            if pend.writes == 0 && pend.written.iter().all(|w| *w) {
+                self.pending.insert(piece, pend);
+                continue;
+            }
             if self.tracker.state(piece) == PieceState::InFlight {
                 self.tracker.abandon(piece);
             }
             if pend.writes > 0 {
                 *self.orphan_writes.entry(piece).or_default() += pend.writes;
+            } else if pend.written.iter().any(|w| *w) {
+                self.tracker.restore_partial(piece, &pend.written);
+                for (b, w) in pend.blocks.iter_mut().zip(&pend.written) {
+                    if !*w {
+                        *b = None;
+                    }
+                }
+                pend.outcome = None;
+                self.pending.insert(piece, pend);
             }
         }
         self.actions

@@ -880,6 +880,11 @@ impl Torrent {
             }
             engine::Event::StorageFailed(fault) => self.on_storage_fault(&fault),
             engine::Event::ResumeDue => self.actions.push_back(Action::SaveResume),
+            // A piece fully written before a storage error was verified after it: the
+            // periodic save skips stopped torrents, so save now.
+            engine::Event::PieceVerified(_) if matches!(self.phase, Phase::Errored(_)) => {
+                self.actions.push_back(Action::SaveResume);
+            }
             engine::Event::HashFailed { piece, .. } => {
                 tracing::warn!(torrent = %self.id, %piece, "piece failed its hash check");
             }

@@ -186,3 +186,62 @@ fn a_failed_read_for_a_peer_stops_a_seed_but_keeps_its_pieces() {
         "a read failure forgets nothing; recheck does"
     );
 }
+
+#[test]
+fn written_blocks_survive_a_fault_and_a_written_piece_still_verifies() {
+    let now = t0();
+    let (mut t, k, reqs, st, data) = downloading(now);
+    let (whole, half) = (reqs[0].piece, reqs[2].piece);
+    assert_eq!((reqs[1].piece, reqs[3].piece), (whole, half));
+    // One piece: both blocks arrive and are written; its hash job is held back.
+    t.handle_message(now, k, piece_msg(&data, reqs[0]));
+    t.handle_message(now, k, piece_msg(&data, reqs[1]));
+    // Another: one block written, the other's write fails.
+    t.handle_message(now, k, piece_msg(&data, reqs[2]));
+    t.handle_message(now, k, piece_msg(&data, reqs[3]));
+    let mut hash_job = None;
+    let mut failing = None;
+    for a in take(&mut t) {
+        match a {
+            Action::Disk(job @ DiskJob::Hash { piece, .. }) if piece == whole => {
+                hash_job = Some(job);
+            }
+            // The other piece's hash is lost with the fault (its verdict would not count).
+            Action::Disk(DiskJob::Hash { .. }) => {}
+            Action::Disk(DiskJob::Write { block, .. }) if block == reqs[3] => {
+                failing = Some(block);
+            }
+            Action::Disk(job) => {
+                let c = run_job(&st, &Arc::clone(t.geometry()), job);
+                t.handle_disk(now, c);
+            }
+            _ => {}
+        }
+    }
+    t.handle_disk(now, enospc(failing.unwrap()));
+    assert_eq!(faults(&take(&mut t)).len(), 1);
+    // The written block of the other piece is kept (resume data lists it); its other block is wanted.
+    let record = t.resume_record();
+    assert_eq!(record.unfinished.len(), 2, "{:?}", record.unfinished);
+    let p1 = record.unfinished.iter().find(|u| u.piece == half).unwrap();
+    assert_eq!(p1.blocks, vec![0]);
+    // The whole piece's hash finishes after the fault: it is verified.
+    let c = run_job(&st, &Arc::clone(t.geometry()), hash_job.unwrap());
+    t.handle_disk(now, c);
+    assert!(t.have().contains(whole));
+    // After resume only the missing blocks are requested.
+    t.resume(now);
+    let k2 = t.add_peer(now, fast_peer(3)).unwrap();
+    t.handle_message(now, k2, Message::HaveAll);
+    t.handle_message(now, k2, Message::Unchoke);
+    let mut reqs2 = requests(&sends_to(&drive(&mut t, &st, now), k2));
+    let mut want = vec![reqs[3], reqs[4], reqs[5]];
+    want.sort_by_key(|b| (b.piece, b.offset));
+    reqs2.sort_by_key(|b| (b.piece, b.offset));
+    assert_eq!(reqs2, want);
+    for b in reqs2 {
+        t.handle_message(now, k2, piece_msg(&data, b));
+    }
+    drive(&mut t, &st, now);
+    assert!(t.is_complete());
+}
