@@ -135,8 +135,14 @@ fn daemon_downloads_reports_and_restores_its_torrents() {
     let mut d = Daemon::start(&state);
     let added = d.wait("restored", |v| v["event"] == "added");
     assert!(added["request_id"].is_null());
-    d.wait("checked", |v| {
+    let checked = d.wait("checked", |v| {
         v["event"] == "checked" && v["complete"] == true
+    });
+    // `recheck` hashes the data again and reports a new `checked`.
+    let id = added["id"].clone();
+    d.send(&serde_json::json!({"cmd": "recheck", "id": id}));
+    d.wait("checked after recheck", |v| {
+        v["event"] == "checked" && v["complete"] == true && v["have_bytes"] == checked["have_bytes"]
     });
     d.send(&serde_json::json!({"cmd": "shutdown"}));
     d.finish();

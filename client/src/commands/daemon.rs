@@ -6,7 +6,8 @@
 //! {"cmd":"add","source":"a.torrent|http(s)://…|magnet:…","save_dir":"dl","peers":["127.0.0.1:6881"],"request_id":7,"no_trackers":false}
 //! {"cmd":"close","id":1,"delete":false}      {"cmd":"add_peer","id":1,"addr":"127.0.0.1:6881"}
 //! {"cmd":"status"}  {"cmd":"status","id":1}   {"cmd":"details","id":1}
-//! {"cmd":"pause","id":1}  {"cmd":"resume","id":1}  {"cmd":"sequential","id":1,"on":true}
+//! {"cmd":"pause","id":1}  {"cmd":"resume","id":1}  {"cmd":"recheck","id":1}
+//! {"cmd":"sequential","id":1,"on":true}
 //! {"cmd":"priorities","id":1,"priorities":["normal","skip","high","low"]}
 //! {"cmd":"limits","down":1048576,"up":0}     {"cmd":"limits","id":1,"down":0,"up":524288}
 //! {"cmd":"shutdown"}
@@ -123,6 +124,9 @@ enum Command {
     Resume {
         id: u64,
     },
+    Recheck {
+        id: u64,
+    },
     Sequential {
         id: u64,
         on: bool,
@@ -191,6 +195,7 @@ impl Command {
             Self::Details { id } => Request::Details { id: TorrentId(id) },
             Self::Pause { id } => Request::Pause { id: TorrentId(id) },
             Self::Resume { id } => Request::Resume { id: TorrentId(id) },
+            Self::Recheck { id } => Request::Recheck { id: TorrentId(id) },
             Self::Sequential { id, on } => Request::SetSequential {
                 id: TorrentId(id),
                 sequential: on,

@@ -109,7 +109,7 @@ fn status_fields(s: &TorrentStatus) -> Value {
         "eta_secs": s.eta.map(|d| d.as_secs()), "peers": s.peers, "seeds": s.seeds,
         "swarm_seeds": s.swarm_seeds, "swarm_leechers": s.swarm_leechers,
         "distributed_copies": s.distributed_copies, "tracker": s.tracker.to_string(),
-        "tracker_error": s.tracker_error,
+        "tracker_error": s.tracker_error, "error": s.error,
     })
 }
 
