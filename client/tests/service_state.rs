@@ -162,3 +162,123 @@ fn big_hex(bytes: &[u8]) -> String {
         .unwrap()
         .to_hex()
 }
+
+/// The `settings` object of a torrent's options file.
+fn saved_settings(state: &Path, hex: &str) -> serde_json::Value {
+    let bytes = std::fs::read(state.join(format!("{hex}.options.json"))).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["settings"].clone()
+}
+
+/// Waits (bounded) until the options file holds `want`: the file is written right after the
+/// reply to a request is sent.
+fn assert_saved(state: &Path, hex: &str, want: &serde_json::Value, when: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = saved_settings(state, hex);
+        if got == *want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{when}: saved {got}, want {want}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for the status answering a service request on `id`.
+fn answered(c: &ClientHandle, id: TorrentId) -> freshet_client::TorrentStatus {
+    match wait_for(
+        c,
+        "status reply",
+        |e| matches!(e, Event::Status(s) if s.id == id && !s.files.is_empty()),
+    ) {
+        Event::Status(s) => s,
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn settings_survive_a_recheck_and_a_restart() {
+    use freshet_client::FilePriority;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(
+        &src,
+        "multi",
+        &[("a.bin", 100_000), ("b.bin", 100_000)],
+        16384,
+        false,
+    );
+    let hex = big_hex(&bytes);
+    let state = dir.path().join("state");
+    let dl = dir.path().join("dl");
+    let c = stateful(&state, 0);
+    // No peers: the torrent stays incomplete; only its settings matter here.
+    add(&c, 1, &bytes, &dl, &[]);
+    let id = wait_added(&c);
+    let requests = [
+        Request::SetFilePriorities {
+            id,
+            priorities: vec![FilePriority::Skip, FilePriority::High],
+        },
+        Request::SetSequential {
+            id,
+            sequential: true,
+        },
+        Request::SetRateLimits {
+            id: Some(id),
+            down: 100_000,
+            up: 50_000,
+        },
+        Request::SetSeedLimits {
+            id,
+            ratio: Some(2.0),
+            time: Some(Duration::from_secs(3600)),
+        },
+        Request::SetConnectionLimits {
+            id: Some(id),
+            max: 7,
+        },
+    ];
+    for r in requests {
+        c.send(r).unwrap();
+        answered(&c, id);
+    }
+    let expected = serde_json::json!({
+        "priorities": [0, 3], "sequential": true, "rate_down": 100_000, "rate_up": 50_000,
+        "seed_ratio": 2.0, "seed_time_secs": 3600, "max_connections": 7,
+    });
+    assert_saved(&state, &hex, &expected, "after the requests");
+
+    // A recheck reopens the torrent; the file is written again from the reopened torrent.
+    c.send(Request::Recheck { id }).unwrap();
+    wait_for(
+        &c,
+        "checked",
+        |e| matches!(e, Event::Checked { id: i, .. } if *i == id),
+    );
+    assert_saved(&state, &hex, &expected, "after recheck");
+    c.send(Request::Details { id }).unwrap();
+    let prios: Vec<FilePriority> = answered(&c, id).files.iter().map(|f| f.priority).collect();
+    assert_eq!(prios, vec![FilePriority::Skip, FilePriority::High]);
+    c.join();
+
+    // Restart: every setting is applied to the restored torrent. Changing one setting
+    // rewrites the file from the live state, so the others show what was applied.
+    let c = stateful(&state, 0);
+    let id = wait_added(&c);
+    c.send(Request::SetSequential {
+        id,
+        sequential: false,
+    })
+    .unwrap();
+    let s = answered(&c, id);
+    let prios: Vec<FilePriority> = s.files.iter().map(|f| f.priority).collect();
+    assert_eq!(prios, vec![FilePriority::Skip, FilePriority::High]);
+    let mut after = expected.clone();
+    after["sequential"] = false.into();
+    assert_saved(&state, &hex, &after, "after restart");
+    c.join();
+}

@@ -10,6 +10,7 @@
 //! {"cmd":"sequential","id":1,"on":true}
 //! {"cmd":"priorities","id":1,"priorities":["normal","skip","high","low"]}
 //! {"cmd":"limits","down":1048576,"up":0}     {"cmd":"limits","id":1,"down":0,"up":524288}
+//! {"cmd":"connections","max":100}            {"cmd":"connections","id":1,"max":10}
 //! {"cmd":"shutdown"}
 //! ```
 //!
@@ -127,6 +128,11 @@ enum Command {
     Recheck {
         id: u64,
     },
+    Connections {
+        #[serde(default)]
+        id: Option<u64>,
+        max: usize,
+    },
     Sequential {
         id: u64,
         on: bool,
@@ -196,6 +202,10 @@ impl Command {
             Self::Pause { id } => Request::Pause { id: TorrentId(id) },
             Self::Resume { id } => Request::Resume { id: TorrentId(id) },
             Self::Recheck { id } => Request::Recheck { id: TorrentId(id) },
+            Self::Connections { id, max } => Request::SetConnectionLimits {
+                id: id.map(TorrentId),
+                max,
+            },
             Self::Sequential { id, on } => Request::SetSequential {
                 id: TorrentId(id),
                 sequential: on,

@@ -34,8 +34,11 @@ use super::request::{
     UseTrackers,
 };
 use super::seeding::SeedLimits;
+use super::settings::TorrentSettings;
 use super::torrent::{Action, AnnounceIdentity, Torrent};
 use super::{ClientHandle, Config, Control, ShutdownComplete, WakingSender, http, resume, state};
+
+mod carry;
 
 const WAKER: Token = Token(0);
 const UDP4: Token = Token(62);
@@ -137,6 +140,7 @@ pub(super) fn spawn(mut config: Config) -> io::Result<ClientHandle> {
         write_limited: false,
         seed_limits: SeedLimits::default(),
         moves: HashMap::new(),
+        carry: HashMap::new(),
         http: http::HttpClient::new(FETCH_TIMEOUT, &config.extra_root_certs),
         config,
     };
@@ -255,6 +259,8 @@ struct Driver {
     seed_limits: SeedLimits,
     /// Destinations of torrents closing for a move.
     moves: HashMap<TorrentId, PathBuf>,
+    /// Settings to apply when a torrent opens (restored, or reopened after recheck/move).
+    carry: HashMap<InfoHashV1, TorrentSettings>,
     /// HTTP(S) client shared by announce and `.torrent` fetch threads.
     http: http::HttpClient,
 }
@@ -620,7 +626,10 @@ impl Driver {
                         .flatten()
                         .filter(|o| o.torrent == Some(t.id))
                         .count();
-                    if count >= self.config.max_connections_per_torrent {
+                    if count
+                        >= t.max_connections
+                            .unwrap_or(self.config.max_connections_per_torrent)
+                    {
                         if let Some(Some(c)) = self.conns.get_mut(idx) {
                             c.closing = Some("torrent connection limit".into());
                         }
@@ -840,7 +849,7 @@ impl Driver {
 
     // ---- requests ----
 
-    fn handle_request(&mut self, now: Instant, req: Request) {
+    fn dispatch_request(&mut self, now: Instant, req: Request) {
         if self.shutdown_deadline.is_some() {
             if let Request::AddTorrent { request_id, .. } = req {
                 self.pending_adds.push_back(PendingAdd {
@@ -1017,6 +1026,12 @@ impl Driver {
                     self.seed_limits.set(id, ratio, time);
                 }
                 self.on_torrent(now, id, "set seed limits", |_, _| Ok(()));
+            }
+            Request::SetConnectionLimits { id, max } => {
+                self.set_connection_limit(id, max);
+                if let Some(id) = id {
+                    self.on_torrent(now, id, "set connection limits", |_, _| Ok(()));
+                }
             }
             Request::SetSequential { id, sequential } => {
                 self.on_torrent(now, id, "set sequential", |t, now| {
@@ -1288,11 +1303,6 @@ impl Driver {
             &meta.info_hash,
         );
         let record = resume::load(&rpath);
-        if let Some(dir) = &self.config.state_dir
-            && let Err(e) = state::save(dir, &meta, &options)
-        {
-            tracing::warn!(torrent = %id, "cannot save session state in {}: {e}", dir.display());
-        }
         let announce = (options.trackers == UseTrackers::Announce).then(|| self.identity(id));
         let mut t = Torrent::new(id, meta, options.save_dir.clone(), record, announce, now);
         t.enable_pex(self.config.pex_interval);
@@ -1301,6 +1311,11 @@ impl Driver {
         }
         self.by_hash.insert(info_hash, id);
         self.torrents.insert(id, t);
+        // Settings restored from the state directory or carried over a recheck or move.
+        if let Some(s) = self.carry.remove(&info_hash) {
+            self.apply_settings(now, id, &s);
+        }
+        self.save_state(id);
     }
 
     /// Queues the torrents saved in the state directory as adds without a request id.
@@ -1308,11 +1323,14 @@ impl Driver {
         let Some(dir) = self.config.state_dir.clone() else {
             return;
         };
-        for (meta, options) in state::load_all(&dir) {
+        for saved in state::load_all(&dir) {
+            if let Ok(m) = &saved.meta {
+                self.carry.insert(m.info_hash, saved.settings);
+            }
             self.pending_adds.push_back(PendingAdd {
                 request_id: None,
-                options,
-                state: AddState::Ready(meta),
+                options: saved.options,
+                state: AddState::Ready(saved.meta),
             });
         }
         self.answer_adds();
@@ -1401,7 +1419,7 @@ impl Driver {
             loop {
                 if self.conn_count() >= self.config.max_connections
                     || per_torrent.get(&id).copied().unwrap_or(0)
-                        >= self.config.max_connections_per_torrent
+                        >= self.torrent_connection_limit(id)
                 {
                     break;
                 }
@@ -1717,13 +1735,10 @@ impl Driver {
                         if self.shutdown_deadline.is_some() {
                             continue;
                         }
-                        let priorities = t.geometry_priorities();
                         let name = t.meta.name.clone();
                         let save_path = options.save_dir.join(&name);
+                        self.carry.insert(t.meta.info_hash, self.settings_of(&t));
                         self.open_torrent(now, id, t.meta, options);
-                        if let Some(t) = self.torrents.get_mut(&id) {
-                            t.restore_priorities(now, &priorities);
-                        }
                         if moved {
                             self.emit(Event::Moved { id, save_path });
                         }
@@ -1732,14 +1747,11 @@ impl Driver {
                     }
                     if matches!(reason, CloseReason::Recheck) && self.shutdown_deadline.is_none() {
                         // Flushed and disconnected: open it again without resume data, so
-                        // every piece on disk is hashed; file priorities carry over.
+                        // every piece on disk is hashed; settings carry over.
                         resume::remove(&path);
                         let options = t.reopen_options();
-                        let priorities = t.geometry_priorities();
+                        self.carry.insert(t.meta.info_hash, self.settings_of(&t));
                         self.open_torrent(now, id, t.meta, options);
-                        if let Some(t) = self.torrents.get_mut(&id) {
-                            t.restore_priorities(now, &priorities);
-                        }
                         self.dial(now);
                         continue;
                     }

@@ -121,6 +121,13 @@ impl Limits {
         b[1].set_rate(up, now);
     }
 
+    /// One torrent's limits (down, up), `(0, 0)` when it has none.
+    pub(crate) fn torrent_rates(&self, id: TorrentId) -> (u64, u64) {
+        self.torrents
+            .get(&id)
+            .map_or((0, 0), |b| (b[0].rate, b[1].rate))
+    }
+
     /// Forgets a closed torrent.
     pub(crate) fn remove(&mut self, id: TorrentId) {
         self.torrents.remove(&id);

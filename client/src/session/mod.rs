@@ -25,6 +25,7 @@ mod pools;
 mod request;
 mod resume;
 mod seeding;
+mod settings;
 mod state;
 mod torrent;
 

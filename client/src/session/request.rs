@@ -122,7 +122,8 @@ pub enum Request {
     },
     /// Move the torrent's files to another save directory: the torrent is drained (every
     /// in-flight write finished), flushed and disconnected, its files renamed (or copied
-    /// across file systems) under `to`, and it is reopened there with its resume data.
+    /// across file systems) under `to`, and it is reopened there with its resume data and
+    /// settings (file priorities, sequential order, rate, seed and connection limits).
     /// Answered by [`Event::Moved`](crate::Event::Moved); on failure an error event names the
     /// file and the torrent carries on in its old place.
     MoveStorage {
@@ -133,8 +134,8 @@ pub enum Request {
     },
     /// Hash every piece on disk again (also clears a storage error: pieces whose data went
     /// missing are then downloaded again): the torrent is flushed and disconnected, then
-    /// reopened without its resume data (file priorities kept; sequential order and rate
-    /// limits are not). Answered by a new [`Event::Checked`](crate::Event::Checked), or an
+    /// reopened without its resume data (file priorities, sequential order, rate, seed and
+    /// connection limits kept). Answered by a new [`Event::Checked`](crate::Event::Checked), or an
     /// error event if the id is unknown.
     Recheck {
         /// The torrent.
@@ -151,6 +152,18 @@ pub enum Request {
         ratio: Option<f64>,
         /// Seeding time limit.
         time: Option<std::time::Duration>,
+    },
+    /// Set a connection limit: with `id: None`, the client's total
+    /// ([`Config::max_connections`](crate::Config::max_connections), not answered); for one
+    /// torrent, its own limit (`0`: back to
+    /// [`Config::max_connections_per_torrent`](crate::Config::max_connections_per_torrent)),
+    /// answered by a status event. Connections above a lowered limit are closed, newest
+    /// first.
+    SetConnectionLimits {
+        /// The torrent, or `None` for the client's total.
+        id: Option<TorrentId>,
+        /// Most connections (`0` for a torrent: the client default; ignored globally).
+        max: usize,
     },
     /// Switch between sequential (streaming) and rarest-first piece order. Answered by a
     /// status event.

@@ -43,6 +43,13 @@ impl SeedLimits {
         }
     }
 
+    /// The limits of `id` (ratio, time).
+    pub(crate) fn get(&self, id: TorrentId) -> (Option<f64>, Option<Duration>) {
+        self.limits
+            .get(&id)
+            .map_or((None, None), |l| (l.ratio, l.time))
+    }
+
     /// Pauses torrents that reached a limit and returns their events.
     pub(crate) fn check(
         &mut self,

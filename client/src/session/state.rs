@@ -7,7 +7,8 @@
 //! - `<info-hash hex>.torrent`: its metainfo (the exact `info` bytes plus the tracker tiers,
 //!   so the info-hash is unchanged), written when the torrent is opened;
 //! - `<info-hash hex>.options.json`: its add options (save directory, trackers on/off), with
-//!   the save directory made absolute;
+//!   the save directory made absolute, and its run-time settings (file priorities, sequential
+//!   order, rate, seed and connection limits), rewritten when one of them changes;
 //! - `<info-hash hex>.resume`: its resume data (the state directory is the resume directory
 //!   unless [`Config::resume_dir`] says otherwise; see the `resume` module).
 //!
@@ -28,6 +29,7 @@ use freshet_metainfo::InfoHashV1;
 
 use super::meta::{MAX_TORRENT_FILE, TorrentMeta, torrent_file_bytes};
 use super::request::{AddOptions, UseTrackers};
+use super::settings::TorrentSettings;
 
 /// Largest options file read.
 const MAX_OPTIONS_FILE: u64 = 64 * 1024;
@@ -39,10 +41,18 @@ const MAX_RESTORED: usize = 100_000;
 struct SavedOptions {
     save_dir: PathBuf,
     trackers: bool,
+    /// Absent in files written before settings were kept: defaults.
+    #[serde(default)]
+    settings: TorrentSettings,
 }
 
-/// Writes `meta` and `options` into `dir` (creating it).
-pub(crate) fn save(dir: &Path, meta: &TorrentMeta, options: &AddOptions) -> std::io::Result<()> {
+/// Writes `meta`, `options` and `settings` into `dir` (creating it).
+pub(crate) fn save(
+    dir: &Path,
+    meta: &TorrentMeta,
+    options: &AddOptions,
+    settings: &TorrentSettings,
+) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     let hex = meta.info_hash.to_hex();
     let bytes = torrent_file_bytes(&meta.info_bytes, &meta.trackers);
@@ -51,6 +61,7 @@ pub(crate) fn save(dir: &Path, meta: &TorrentMeta, options: &AddOptions) -> std:
     let saved = SavedOptions {
         save_dir,
         trackers: options.trackers == UseTrackers::Announce,
+        settings: settings.clone(),
     };
     let json = serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other)?;
     save_atomic(&dir.join(format!("{hex}.options.json")), &json)
@@ -64,9 +75,19 @@ pub(crate) fn remove(dir: &Path, info_hash: &InfoHashV1, resume: &Path) {
     let _ = fs::remove_file(resume);
 }
 
-/// The torrents saved in `dir`, in info-hash order: metainfo (or why it is unreadable) and
-/// options. A torrent whose options file is missing or unreadable is skipped with a warning.
-pub(crate) fn load_all(dir: &Path) -> Vec<(Result<TorrentMeta, String>, AddOptions)> {
+/// A torrent restored from the state directory.
+pub(crate) struct Saved {
+    /// Its metainfo, or why it is unreadable.
+    pub(crate) meta: Result<TorrentMeta, String>,
+    /// Its add options.
+    pub(crate) options: AddOptions,
+    /// Its run-time settings.
+    pub(crate) settings: TorrentSettings,
+}
+
+/// The torrents saved in `dir`, in info-hash order. A torrent whose options file is missing or
+/// unreadable is skipped with a warning.
+pub(crate) fn load_all(dir: &Path) -> Vec<Saved> {
     let Ok(rd) = fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -80,19 +101,24 @@ pub(crate) fn load_all(dir: &Path) -> Vec<(Result<TorrentMeta, String>, AddOptio
     names.sort();
     let mut out = Vec::new();
     for hex in names {
-        let Some(options) = read_options(&dir.join(format!("{hex}.options.json"))) else {
+        let Some((options, settings)) = read_options(&dir.join(format!("{hex}.options.json")))
+        else {
             tracing::warn!("skipping saved torrent {hex}: no readable options file");
             continue;
         };
         let meta = read_limited(&dir.join(format!("{hex}.torrent")), MAX_TORRENT_FILE)
             .and_then(|b| TorrentMeta::from_bytes(&b))
             .map_err(|e| format!("saved torrent {hex}: {e}"));
-        out.push((meta, options));
+        out.push(Saved {
+            meta,
+            options,
+            settings,
+        });
     }
     out
 }
 
-fn read_options(path: &Path) -> Option<AddOptions> {
+fn read_options(path: &Path) -> Option<(AddOptions, TorrentSettings)> {
     let bytes = read_limited(path, MAX_OPTIONS_FILE).ok()?;
     let saved: SavedOptions = serde_json::from_slice(&bytes).ok()?;
     let trackers = if saved.trackers {
@@ -100,7 +126,10 @@ fn read_options(path: &Path) -> Option<AddOptions> {
     } else {
         UseTrackers::Never
     };
-    Some(AddOptions::save_to(saved.save_dir).with_trackers(trackers))
+    Some((
+        AddOptions::save_to(saved.save_dir).with_trackers(trackers),
+        saved.settings,
+    ))
 }
 
 fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {

@@ -135,6 +135,8 @@ pub(crate) struct Torrent {
     pub(crate) tracker_error: Option<String>,
     pub(crate) swarm_seeds: Option<u32>,
     pub(crate) swarm_leechers: Option<u32>,
+    /// This torrent's connection limit (`None`: the client's default).
+    pub(crate) max_connections: Option<usize>,
     engine: engine::Torrent,
     announcer: Option<Announcer>,
     /// When `stopped` was asked for, and whether it finished.
@@ -228,6 +230,7 @@ impl Torrent {
             tracker_error: None,
             swarm_seeds: None,
             swarm_leechers: None,
+            max_connections: None,
             engine,
             announcer,
             stopping: None,

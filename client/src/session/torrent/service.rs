@@ -63,6 +63,11 @@ impl Torrent {
         self.pump(now);
     }
 
+    /// Whether pieces are picked in order (streaming).
+    pub(crate) fn is_sequential(&self) -> bool {
+        self.engine.pieces().order_mode == PickOrder::Sequential
+    }
+
     /// Per-file progress of the real files.
     pub(crate) fn file_progress(&self) -> Vec<FileProgress> {
         let g = self.geometry();
