@@ -1,6 +1,8 @@
-//! Rate limits hold a Freshet→Freshet transfer on loopback within 10% of the configured rate
-//! over 10 s: a global download limit on the leecher, then a per-torrent upload limit on the
-//! seed. Each test takes about 12 s (the measurement needs that long) and is bounded.
+//! Rate limits hold a transfer on loopback within 10% of the configured rate over 10 s: a
+//! global download limit on a Freshet leecher fed by a Freshet seed and by a python3-libtorrent
+//! seed (DHT, LSD, UPnP, NAT-PMP and uTP off; CI runs it inside `unshare --net`), then a
+//! per-torrent upload limit on a Freshet seed. Each test takes about 12 s (the measurement
+//! needs that long) and is bounded.
 #![allow(clippy::disallowed_methods)] // Tests bound their waits with the real clock.
 
 mod component_util;
@@ -135,4 +137,67 @@ fn per_torrent_upload_limit_holds_within_ten_percent() {
     wait_complete(&leech, id);
     leech.join();
     seed.join();
+}
+
+#[test]
+fn global_download_limit_holds_against_a_libtorrent_seeder() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    const LIMIT: u64 = 1024 * 1024;
+    const LT_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/swarm_interop_lt.py");
+    if !component_util::have_python_libtorrent() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "lt.bin", &[("", 15 * 1024 * 1024)], 65536, false);
+    let torrent = dir.path().join("lt.torrent");
+    std::fs::write(&torrent, &bytes).unwrap();
+    let mut seeder = component_util::Reaped(
+        Command::new("/usr/bin/python3")
+            .args([LT_SCRIPT, "seed"])
+            .arg(&torrent)
+            .arg(&src)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(seeder.0.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let port = v["port"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("libtorrent seeder: {first}"));
+
+    let mut config = Config::default()
+        .listen_on("127.0.0.1:0".parse().unwrap())
+        .with_tick(TICK);
+    config.max_download_rate = LIMIT;
+    let leech = TorrentClient::spawn(config).unwrap();
+    let dl = dir.path().join("dl");
+    add(
+        &leech,
+        1,
+        &bytes,
+        &dl,
+        &[format!("127.0.0.1:{port}").parse().unwrap()],
+    );
+    let id = wait_added(&leech);
+    let rate = measured_rate(&leech, id, LIMIT);
+    assert_within_10_percent(rate, LIMIT);
+    leech
+        .send(Request::SetRateLimits {
+            id: None,
+            down: 0,
+            up: 0,
+        })
+        .unwrap();
+    wait_complete(&leech, id);
+    assert_eq!(
+        std::fs::read(dl.join("lt.bin")).unwrap(),
+        std::fs::read(src.join("lt.bin")).unwrap()
+    );
+    leech.join();
 }

@@ -191,3 +191,28 @@ pub fn wait_all_complete(c: &ClientHandle, ids: &[TorrentId]) {
         }
     }
 }
+
+/// Kills (by PID, via the handle) and reaps a child process when dropped.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether `/usr/bin/python3` can import libtorrent; prints a SKIPPED line if not.
+pub fn have_python_libtorrent() -> bool {
+    let ok = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import libtorrent"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        println!(
+            "SKIPPED: python3-libtorrent is not installed (apt-get install python3-libtorrent)"
+        );
+    }
+    ok
+}
