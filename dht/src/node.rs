@@ -328,6 +328,15 @@ impl Dht {
         )
     }
 
+    /// Command: ping `addr`, a node learned out of band (a BEP 5 `port` message from a peer);
+    /// it joins the routing table if it answers. Ignored while a query to `addr` is pending.
+    pub fn ping(&mut self, now: Instant, addr: SocketAddr) {
+        if self.pending.values().any(|p| p.addr == addr) {
+            return;
+        }
+        self.send_query(now, addr, None, Query::Ping { id: self.id }, Purpose::Ping);
+    }
+
     /// Input: one UDP payload from `from`. Garbage is dropped (or answered with a KRPC error).
     pub fn handle_packet(&mut self, now: Instant, from: SocketAddr, packet: &[u8]) {
         let msg = match Message::decode(packet) {

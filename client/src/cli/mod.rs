@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use freshet_metainfo::{Limits, Metainfo};
 
 mod create;
+mod dht;
 mod magnet;
 mod show;
 mod tracker;
@@ -49,6 +50,8 @@ enum Command {
     /// Run the client in the foreground with its saved torrents, driven by JSON lines on
     /// stdin, writing events as JSON lines on stdout, until stdin closes or Ctrl-C.
     Daemon(transfer::DaemonArgs),
+    /// Run a standalone DHT node, printing its routing-table statistics periodically.
+    Dht(dht::Args),
 }
 
 /// A failure reported to the user as one line, with its exit code.
@@ -104,6 +107,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Daemon(a) => transfer::daemon(&a),
         Command::Seed(a) => transfer::seed(&a),
         Command::Demo(a) => transfer::demo(&a),
+        Command::Dht(a) => dht::run(&a),
     };
     match result {
         Ok(code) => code,

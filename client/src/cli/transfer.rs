@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use freshet_client::DhtConfig;
 use freshet_client::commands::{
     self, CommandError, DemoOptions, DownloadOptions, OutputMode, SeedOptions, SeedPathOptions,
 };
@@ -29,9 +30,8 @@ pub(crate) struct DownloadArgs {
     /// Connect to this peer by hand; repeatable.
     #[arg(long = "peer", value_name = "IP:PORT")]
     peers: Vec<SocketAddr>,
-    /// Do not use the DHT (Freshet has no DHT yet, so this is the only behaviour today).
-    #[arg(long)]
-    no_dht: bool,
+    #[command(flatten)]
+    dht: DhtArgs,
     /// One JSON event per line on stdout instead of progress bars.
     #[arg(long)]
     json: bool,
@@ -79,6 +79,62 @@ pub(crate) struct DaemonArgs {
     /// Upload limit in bytes per second (`K`/`M` suffixes); `0`: unlimited.
     #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
     max_up: u64,
+    #[command(flatten)]
+    dht: DhtArgs,
+}
+
+/// The well-known public DHT routers, used by `download` and `daemon` unless `--no-dht`,
+/// `--offline` or `--dht-bootstrap` is given. They live here, in the binary's CLI layer only:
+/// the library default is an empty list.
+const PUBLIC_ROUTERS: [&str; 4] = [
+    "router.bittorrent.com:6881",
+    "dht.transmissionbt.com:6881",
+    "router.utorrent.com:6881",
+    "dht.libtorrent.org:25401",
+];
+
+/// DHT flags shared by `download` and `daemon`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DhtArgs {
+    /// Bootstrap the DHT from this node instead of the public routers; repeatable.
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT", value_parser = parse_host_port)]
+    dht_bootstrap: Vec<String>,
+    /// Do not use the DHT (no UDP socket, no routers contacted).
+    #[arg(long, conflicts_with = "dht_bootstrap")]
+    no_dht: bool,
+    /// Contact no one not named on the command line or in a torrent: no DHT, no public
+    /// routers.
+    #[arg(long, conflicts_with = "dht_bootstrap")]
+    offline: bool,
+}
+
+impl DhtArgs {
+    /// The client's DHT settings: off, the given bootstrap nodes, or the public routers.
+    pub(crate) fn config(&self) -> Option<DhtConfig> {
+        if self.no_dht || self.offline {
+            return None;
+        }
+        let routers: Vec<String> = if self.dht_bootstrap.is_empty() {
+            PUBLIC_ROUTERS.iter().map(|s| (*s).to_owned()).collect()
+        } else {
+            self.dht_bootstrap.clone()
+        };
+        Some(DhtConfig::default().with_bootstrap(routers))
+    }
+}
+
+/// Checks `HOST:PORT` (a name or an IP, `[v6]:port` for IPv6) without resolving it.
+pub(crate) fn parse_host_port(s: &str) -> Result<String, String> {
+    let bad = || format!("{s:?} is not HOST:PORT");
+    if s.parse::<SocketAddr>().is_ok() {
+        return Ok(s.to_owned());
+    }
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || port == 0 || host.contains(':') || host.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    Ok(s.to_owned())
 }
 
 pub(crate) fn daemon(args: &DaemonArgs) -> Result<ExitCode, CliError> {
@@ -100,6 +156,7 @@ pub(crate) fn daemon(args: &DaemonArgs) -> Result<ExitCode, CliError> {
     opts.tick = std::time::Duration::from_secs(args.tick_secs.max(1));
     opts.max_down = args.max_down;
     opts.max_up = args.max_up;
+    opts.dht = args.dht.config();
     opts.interrupt = Some(commands::ctrl_c_flag().map_err(|e| failed(&e))?);
     commands::daemon(&opts).map_err(|e| failed(&e))?;
     Ok(ExitCode::SUCCESS)
@@ -200,8 +257,8 @@ fn failed(e: &CommandError) -> CliError {
 }
 
 pub(crate) fn download(args: &DownloadArgs) -> Result<ExitCode, CliError> {
-    let _ = args.no_dht;
     let mut opts = DownloadOptions::new(args.sources.clone(), &args.output);
+    opts.dht = args.dht.config();
     opts.seed = args.seed;
     opts.listen = args.listen;
     opts.peers.clone_from(&args.peers);
@@ -275,6 +332,32 @@ mod tests {
         assert!(parse_rate("K").is_err());
         assert!(parse_rate("1.5M").is_err());
         assert!(parse_rate("99999999999999999999M").is_err());
+    }
+
+    #[test]
+    fn host_port_needs_a_host_and_a_port() {
+        assert!(parse_host_port("127.0.0.1:6881").is_ok());
+        assert!(parse_host_port("[::1]:6881").is_ok());
+        assert!(parse_host_port("router.example:6881").is_ok());
+        assert!(parse_host_port("router.example").is_err());
+        assert!(parse_host_port(":6881").is_err());
+        assert!(parse_host_port("host:0").is_err());
+        assert!(parse_host_port("host:99999").is_err());
+    }
+
+    #[test]
+    fn public_routers_only_when_no_bootstrap_is_given() {
+        let args = |b: &[&str], no_dht, offline| DhtArgs {
+            dht_bootstrap: b.iter().map(|s| (*s).to_owned()).collect(),
+            no_dht,
+            offline,
+        };
+        let default = args(&[], false, false).config().unwrap();
+        assert_eq!(default.bootstrap.len(), PUBLIC_ROUTERS.len());
+        let given = args(&["127.0.0.1:7000"], false, false).config().unwrap();
+        assert_eq!(given.bootstrap, vec!["127.0.0.1:7000".to_owned()]);
+        assert!(args(&[], true, false).config().is_none());
+        assert!(args(&[], false, true).config().is_none());
     }
 
     #[test]

@@ -33,8 +33,8 @@ use serde_json::{Value, json};
 use super::output::event_json;
 use super::{CommandError, POLL, shutdown};
 use crate::{
-    AddOptions, Config, DataOnClose, FilePriority, Request, RequestId, TorrentClient, TorrentId,
-    TorrentSource, UseTrackers,
+    AddOptions, Config, DataOnClose, DhtConfig, FilePriority, Request, RequestId, TorrentClient,
+    TorrentId, TorrentSource, UseTrackers,
 };
 
 /// Longest command line accepted (longer ones are reported and skipped).
@@ -56,6 +56,8 @@ pub struct DaemonOptions {
     pub max_up: u64,
     /// Set by a Ctrl-C handler: shut down cleanly and stop.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// The DHT (`None`: off). Default: on with no bootstrap routers.
+    pub dht: Option<DhtConfig>,
 }
 
 impl DaemonOptions {
@@ -69,6 +71,7 @@ impl DaemonOptions {
             max_down: 0,
             max_up: 0,
             interrupt: None,
+            dht: Some(DhtConfig::default()),
         }
     }
 }
@@ -249,6 +252,7 @@ pub fn daemon(opts: &DaemonOptions) -> Result<(), CommandError> {
     config.max_download_rate = opts.max_down;
     config.max_upload_rate = opts.max_up;
     config.state_dir.clone_from(&opts.state_dir);
+    config.dht.clone_from(&opts.dht);
     let client = TorrentClient::spawn(config)
         .map_err(CommandError::io(format!("listening on {}", opts.listen)))?;
     let out = std::io::stdout();

@@ -11,7 +11,9 @@ use serde_json::json;
 use super::output::{OutputMode, Reporter};
 use super::{CommandError, human_size, next_event, shutdown};
 use crate::tracker_server::{TrackerServer, TrackerServerOptions};
-use crate::{AddOptions, Config, Event, Request, RequestId, TorrentClient, TorrentSource};
+use crate::{
+    AddOptions, Config, DhtConfig, Event, Request, RequestId, TorrentClient, TorrentSource,
+};
 
 /// Options of `freshet demo`.
 #[derive(Debug, Clone)]
@@ -130,7 +132,9 @@ pub fn demo(opts: &DemoOptions) -> Result<DemoReport, CommandError> {
 
     // 3. A seeding client.
     let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let seeder = TorrentClient::spawn(Config::default().listen_on(local))
+    // The demo keeps every packet on 127.0.0.1: its DHT nodes get no bootstrap routers.
+    let dht = Some(DhtConfig::default().with_bootstrap(Vec::<String>::new()));
+    let seeder = TorrentClient::spawn(Config::default().listen_on(local).with_dht(dht.clone()))
         .map_err(CommandError::io("starting the seeding client"))?;
     seeder.send(Request::AddTorrent {
         request_id: None,
@@ -158,8 +162,13 @@ pub fn demo(opts: &DemoOptions) -> Result<DemoReport, CommandError> {
 
     // 4. The downloading client, driven through its inbox and outbox.
     let dl = root.join("download");
-    let leecher = TorrentClient::spawn(Config::default().listen_on(local).with_tick(opts.tick))
-        .map_err(CommandError::io("starting the downloading client"))?;
+    let leecher = TorrentClient::spawn(
+        Config::default()
+            .listen_on(local)
+            .with_tick(opts.tick)
+            .with_dht(dht),
+    )
+    .map_err(CommandError::io("starting the downloading client"))?;
     let start = Instant::now();
     leecher.send(Request::AddTorrent {
         request_id: Some(RequestId(1)),

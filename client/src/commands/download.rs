@@ -12,8 +12,8 @@ use serde_json::json;
 use super::output::{OutputMode, Reporter};
 use super::{CommandError, next_event, shutdown};
 use crate::{
-    AddOptions, Config, Event, FilePriority, Request, RequestId, TorrentClient, TorrentId,
-    TorrentSource,
+    AddOptions, Config, DhtConfig, Event, FilePriority, Request, RequestId, TorrentClient,
+    TorrentId, TorrentSource,
 };
 
 /// Options of `freshet download`.
@@ -51,6 +51,9 @@ pub struct DownloadOptions {
     /// After completing, seed until every torrent has uploaded this many times its wanted
     /// size (`--seed-ratio`), then exit 0.
     pub seed_ratio: Option<f64>,
+    /// The DHT (`None`: off, `--no-dht`). Default: on with no bootstrap routers; the `freshet`
+    /// binary puts the public routers (or `--dht-bootstrap`) here.
+    pub dht: Option<DhtConfig>,
 }
 
 impl DownloadOptions {
@@ -72,6 +75,7 @@ impl DownloadOptions {
             only: None,
             state_dir: None,
             seed_ratio: None,
+            dht: Some(DhtConfig::default()),
         }
     }
 }
@@ -100,6 +104,7 @@ pub fn download(opts: &DownloadOptions) -> Result<DownloadReport, CommandError> 
     config.max_download_rate = opts.max_down;
     config.max_upload_rate = opts.max_up;
     config.state_dir.clone_from(&opts.state_dir);
+    config.dht.clone_from(&opts.dht);
     let client = TorrentClient::spawn(config)
         .map_err(CommandError::io(format!("listening on {}", opts.listen)))?;
     let mut reporter = Reporter::new(opts.output_mode);

@@ -8,6 +8,7 @@
 
 mod daemon;
 mod demo;
+mod dht;
 mod download;
 mod output;
 mod seed;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use daemon::{DaemonOptions, daemon, default_state_dir};
 pub use demo::{DemoOptions, DemoReport, demo};
+pub use dht::{DhtNodeOptions, dht_node};
 pub use download::{DownloadOptions, DownloadReport, download};
 pub use output::{OutputMode, event_json};
 pub use seed::{SeedOptions, SeedPathOptions, seed, seed_path};

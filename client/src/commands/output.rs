@@ -69,6 +69,16 @@ pub fn event_json(e: &Event) -> Value {
         Event::Error { id, what, location } => json!({
             "event": "error", "id": id.0, "what": what, "where": location,
         }),
+        Event::Dht(None) => json!({ "event": "dht", "enabled": false }),
+        Event::Dht(Some(d)) => json!({
+            "event": "dht", "enabled": true, "node_id": d.node_id.to_string(),
+            "addrs": d.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "good": d.table.good, "questionable": d.table.questionable, "bad": d.table.bad,
+            "buckets": d.table.non_empty_buckets, "stored_torrents": d.table.stored_torrents,
+            "active_lookups": d.table.active_lookups, "lookups_done": d.lookups_done,
+            "torrents": d.torrents, "peers_found": d.peers_found,
+            "packets_in": d.packets_in, "packets_out": d.packets_out,
+        }),
     }
 }
 

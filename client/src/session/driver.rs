@@ -24,6 +24,7 @@ use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::conn::{Conn, Direction, Phase, ReadOutcome, WRITE_HIGH_WATER};
+use super::dht::{DHT4, DHT6, DhtNode, Need, Want};
 use super::event::{Activity, Event, TorrentStatus, TrackerState};
 use super::fetch::{MetaFetch, Outcome};
 use super::limit::{self, Dir, Limits, MIN_GRANT};
@@ -43,10 +44,14 @@ mod carry;
 const WAKER: Token = Token(0);
 const UDP4: Token = Token(62);
 const UDP6: Token = Token(63);
-/// Handshake flags we send: BEP 6 fast extension, BEP 10 extension protocol.
-fn our_flags() -> Reserved {
-    Reserved::FAST | Reserved::EXTENSION_PROTOCOL
+/// Handshake flags we send: BEP 6 fast extension, BEP 10 extension protocol, and BEP 5 DHT
+/// when the node runs.
+fn our_flags(dht: bool) -> Reserved {
+    let flags = Reserved::FAST | Reserved::EXTENSION_PROTOCOL;
+    if dht { flags | Reserved::DHT } else { flags }
 }
+/// A torrent with fewer peers than this looks for more in the DHT at the retry interval.
+const DHT_SHORT_OF_PEERS: usize = 10;
 /// The request queue we advertise (the engine's `max_incoming_requests`).
 const OUR_REQQ: u32 = 500;
 const LISTENER_BASE: usize = 1;
@@ -64,7 +69,7 @@ pub(super) fn spawn(mut config: Config) -> io::Result<ClientHandle> {
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let mut listeners = Vec::new();
     let mut listen_addrs = Vec::new();
-    if config.listen.len() > UDP4.0 - LISTENER_BASE {
+    if config.listen.len() > DHT4.0 - LISTENER_BASE {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "too many listen addresses",
@@ -96,8 +101,22 @@ pub(super) fn spawn(mut config: Config) -> io::Result<ClientHandle> {
     let mut random = [0u8; 12];
     rand::Rng::fill(&mut rand::rng(), &mut random[..]);
     let now = Instant::now();
+    let dht = config.dht.as_ref().and_then(|c| {
+        DhtNode::start(
+            c,
+            &listen_addrs,
+            poll.registry(),
+            Arc::clone(&waker),
+            config.state_dir.as_deref(),
+            now,
+        )
+    });
+    let dht_addrs = dht.as_ref().map(|d| d.addrs().to_vec()).unwrap_or_default();
     let mut driver = Driver {
         announce_port: listen_addrs.first().map_or(0, SocketAddr::port),
+        flags: our_flags(dht.is_some()),
+        dht,
+        dht_ports_due: Vec::new(),
         udp4,
         udp6,
         udp_routes: HashMap::new(),
@@ -161,6 +180,7 @@ pub(super) fn spawn(mut config: Config) -> io::Result<ClientHandle> {
         },
         signal: signal_rx,
         listen_addrs,
+        dht_addrs,
         thread: Some(thread),
         routes,
     })
@@ -213,6 +233,13 @@ struct Driver {
     config: Config,
     peer_id: PeerId,
     announce_port: u16,
+    /// Reserved bits of our handshakes.
+    flags: Reserved,
+    /// The DHT node (`None`: off).
+    dht: Option<DhtNode>,
+    /// Connections (index, address) owed a BEP 5 `port` message once their first messages
+    /// (bitfield) are queued.
+    dht_ports_due: Vec<(usize, SocketAddr)>,
     udp4: Option<UdpSocket>,
     udp6: Option<UdpSocket>,
     /// Which (torrent, tracker) pairs wait for datagrams from an address.
@@ -279,6 +306,7 @@ impl Driver {
                 .values()
                 .filter_map(Torrent::poll_timeout)
                 .chain(self.fetches.values().filter_map(MetaFetch::poll_timeout))
+                .chain(self.dht.as_ref().and_then(DhtNode::poll_timeout))
             {
                 deadline = deadline.min(d);
             }
@@ -305,10 +333,21 @@ impl Driver {
             for idx in parked {
                 self.conn_readable(now, idx);
             }
+            let mut dht_due = self
+                .dht
+                .as_ref()
+                .and_then(DhtNode::poll_timeout)
+                .is_some_and(|t| t <= now);
             for event in &events {
                 match event.token() {
                     WAKER => {}
                     UDP4 | UDP6 => self.udp_readable(now, event.token()),
+                    DHT4 | DHT6 => {
+                        dht_due = true;
+                        if let Some(d) = &mut self.dht {
+                            d.handle_readable(now, event.token());
+                        }
+                    }
                     Token(t) if (LISTENER_BASE..CONN_BASE).contains(&t) => {
                         self.accept(now, t - LISTENER_BASE);
                     }
@@ -344,6 +383,10 @@ impl Driver {
             if now >= self.next_housekeeping {
                 self.next_housekeeping = now + HOUSEKEEPING;
                 self.housekeeping(now);
+                dht_due = true;
+            }
+            if dht_due {
+                self.dht_round(now);
             }
             if now >= self.next_tick {
                 self.next_tick = now + self.config.tick_interval;
@@ -358,6 +401,7 @@ impl Driver {
             self.run_actions(now);
             self.advance_closing(now);
             self.run_actions(now);
+            self.send_dht_ports();
             self.flush_all(now);
             self.reap(now);
             if self.shutdown_finished(now) {
@@ -430,7 +474,7 @@ impl Driver {
                 .map(|t| t.meta.info_hash)
                 .or_else(|| self.fetches.get(&id).map(|f| f.info_hash));
             if let Some(hash) = hash {
-                Handshake::new(our_flags(), hash, self.peer_id).encode(&mut conn.wbuf);
+                Handshake::new(self.flags, hash, self.peer_id).encode(&mut conn.wbuf);
             }
         }
         self.conns[idx] = Some(conn);
@@ -545,6 +589,13 @@ impl Driver {
                     return;
                 }
             };
+            if let freshet_peerwire::Message::Port(port) = msg {
+                let addr = SocketAddr::new(c.addr.ip(), port);
+                if let Some(d) = &mut self.dht {
+                    d.handle_port(now, addr);
+                }
+                continue;
+            }
             let Some(t) = self.torrents.get_mut(&tid) else {
                 return;
             };
@@ -640,7 +691,7 @@ impl Driver {
                         return;
                     };
                     c.torrent = Some(tid);
-                    Handshake::new(our_flags(), hash, self.peer_id).encode(&mut c.wbuf);
+                    Handshake::new(self.flags, hash, self.peer_id).encode(&mut c.wbuf);
                 }
                 Err(e) => {
                     c.closing = Some(format!("bad handshake: {e}"));
@@ -712,6 +763,9 @@ impl Driver {
                 c.decoder.set_piece_count(t.geometry().num_pieces());
                 if c.direction == Direction::Outgoing {
                     t.addr_connected(c.addr);
+                }
+                if self.dht.is_some() && hs.reserved.contains(Reserved::DHT) {
+                    self.dht_ports_due.push((idx, c.addr));
                 }
                 self.by_peer.insert((t.id, key), idx);
             }
@@ -1032,6 +1086,9 @@ impl Driver {
                 if let Some(id) = id {
                     self.on_torrent(now, id, "set connection limits", |_, _| Ok(()));
                 }
+            }
+            Request::DhtStatus => {
+                self.emit(Event::Dht(self.dht.as_ref().map(|d| d.status(now))));
             }
             Request::SetSequential { id, sequential } => {
                 self.on_torrent(now, id, "set sequential", |t, now| {
@@ -1666,6 +1723,72 @@ impl Driver {
         }
     }
 
+    // ---- DHT ----
+
+    /// Runs the DHT node's timers and the torrents' lookups, and hands the peers it found to
+    /// their torrents (the same address lists trackers feed, so dialling and back-off are
+    /// shared). Private torrents (BEP 27) never use the DHT; magnet links look for peers only.
+    fn dht_round(&mut self, now: Instant) {
+        let Some(dht) = &mut self.dht else { return };
+        let mut needs = Vec::new();
+        if self.shutdown_deadline.is_none() {
+            let port = self.announce_port;
+            for t in self.torrents.values() {
+                if t.is_running() && !t.meta.private {
+                    needs.push(Need {
+                        info_hash: t.meta.info_hash,
+                        want: if port == 0 {
+                            Want::Peers
+                        } else {
+                            Want::Announce(port)
+                        },
+                        short: t.peer_count() < DHT_SHORT_OF_PEERS,
+                    });
+                }
+            }
+            for f in self.fetches.values() {
+                needs.push(Need {
+                    info_hash: f.info_hash,
+                    want: Want::Peers,
+                    short: true,
+                });
+            }
+        }
+        dht.handle_timeout(now, &needs);
+        let found = dht.take_found();
+        if found.is_empty() {
+            return;
+        }
+        for (hash, addr) in found {
+            let Some(&id) = self.by_hash.get(&hash) else {
+                continue;
+            };
+            if let Some(t) = self.torrents.get_mut(&id) {
+                t.add_addr(now, addr);
+            } else if let Some(f) = self.fetches.get_mut(&id) {
+                f.add_addr(now, addr);
+            }
+        }
+        self.dial(now);
+    }
+
+    /// Sends our DHT port to peers that set the DHT bit, after their first messages.
+    fn send_dht_ports(&mut self) {
+        if self.dht_ports_due.is_empty() {
+            return;
+        }
+        let port = self.dht.as_ref().map_or(0, DhtNode::port);
+        for (idx, addr) in std::mem::take(&mut self.dht_ports_due) {
+            if let Some(Some(c)) = self.conns.get_mut(idx)
+                && c.addr == addr
+                && c.closing.is_none()
+                && c.phase == Phase::Established
+            {
+                freshet_peerwire::Message::Port(port).encode(&mut c.wbuf);
+            }
+        }
+    }
+
     // ---- closing and shutdown ----
 
     fn advance_closing(&mut self, now: Instant) {
@@ -1811,6 +1934,9 @@ impl Driver {
     }
 
     fn finish_shutdown(mut self) {
+        if let Some(d) = &self.dht {
+            d.save(Instant::now());
+        }
         // Torrents still open (the deadline passed): write what we know.
         for t in self.torrents.values().filter(|t| t.is_checked()) {
             let path = self.resume_path(t);

@@ -21,6 +21,7 @@ use std::time::Duration;
 use freshet_engine::FilePriority;
 use freshet_metainfo::InfoHashV1;
 
+use super::dht::DhtStatus;
 use super::request::{RequestId, TorrentId};
 
 /// A message from the client's outbox.
@@ -114,6 +115,9 @@ pub enum Event {
         /// Where: a file path, a tracker URL or a request name.
         location: String,
     },
+    /// The DHT node's status, answering [`Request::DhtStatus`](crate::Request::DhtStatus)
+    /// (`None`: the DHT is off).
+    Dht(Option<DhtStatus>),
 }
 
 impl Event {
@@ -131,7 +135,7 @@ impl Event {
             | Self::Moved { id, .. }
             | Self::Error { id, .. } => Some(*id),
             Self::Status(s) => Some(s.id),
-            Self::StartFailed { .. } => None,
+            Self::StartFailed { .. } | Self::Dht(_) => None,
         }
     }
 }
@@ -173,6 +177,8 @@ impl fmt::Display for Event {
             Self::Error { id, what, location } => {
                 write!(f, "Torrent {id} error: {what} ({location})")
             }
+            Self::Dht(None) => f.write_str("DHT off"),
+            Self::Dht(Some(d)) => write!(f, "{d}"),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! completions wake it at once through a [`mio::Waker`], so there is no tick latency.
 
 mod conn;
+mod dht;
 mod driver;
 mod event;
 mod fetch;
@@ -39,6 +40,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendError, Sender};
 use mio::Waker;
 
+pub use dht::{DhtConfig, DhtStatus};
 pub use patron::Patron;
 
 pub use event::{Activity, Event, FileProgress, PeerSummary, TorrentStatus, TrackerState};
@@ -97,6 +99,12 @@ pub struct Config {
     /// Least time between two peer-exchange (BEP 11 `ut_pex`) messages to one peer (default
     /// 60 s, the BEP's minimum; shorter only for tests). Private torrents never exchange peers.
     pub pex_interval: Duration,
+    /// The BEP 5 DHT node (default: on, bound like the peer listeners, with NO bootstrap
+    /// routers: it only learns nodes from `port` messages and nodes that contact it). `None`
+    /// turns the DHT off: no UDP socket, no DHT bit in handshakes. Private torrents (BEP 27)
+    /// never use it. With a [`Config::state_dir`], the routing table is saved there on
+    /// shutdown and restored on start.
+    pub dht: Option<DhtConfig>,
 }
 
 impl Default for Config {
@@ -119,6 +127,7 @@ impl Default for Config {
             extra_root_certs: Vec::new(),
             max_metadata_size: freshet_engine::DEFAULT_MAX_METADATA_SIZE,
             pex_interval: Duration::from_secs(60),
+            dht: Some(DhtConfig::default()),
         }
     }
 }
@@ -149,6 +158,13 @@ impl Config {
     #[must_use]
     pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Turns the DHT on with `dht` (or off with `None`).
+    #[must_use]
+    pub fn with_dht(mut self, dht: Option<DhtConfig>) -> Self {
+        self.dht = dht;
         self
     }
 
@@ -237,6 +253,7 @@ pub struct ClientHandle {
     control: WakingSender<Control>,
     signal: Receiver<ShutdownComplete>,
     listen_addrs: Vec<SocketAddr>,
+    dht_addrs: Vec<SocketAddr>,
     thread: Option<JoinHandle<()>>,
     routes: patron::SharedRoutes,
 }
@@ -310,6 +327,12 @@ impl ClientHandle {
     #[must_use]
     pub fn listen_addrs(&self) -> &[SocketAddr] {
         &self.listen_addrs
+    }
+
+    /// The UDP addresses of the DHT node (empty when the DHT is off).
+    #[must_use]
+    pub fn dht_addrs(&self) -> &[SocketAddr] {
+        &self.dht_addrs
     }
 
     /// Shuts down and waits for the network thread to end.

@@ -173,6 +173,8 @@ pub enum Request {
         /// `true`: lowest piece first.
         sequential: bool,
     },
+    /// The DHT node's status, answered by [`Event::Dht`](crate::Event::Dht).
+    DhtStatus,
 }
 
 impl Request {
