@@ -56,7 +56,7 @@ pub use freshet_engine::FilePriority;
 mod session;
 pub use session::{
     Activity, AddOptions, AfterMetadata, ClientGone, ClientHandle, Config, Control, DataOnClose,
-    DhtConfig, DhtStatus, Event, FileProgress, Patron, PeerSummary, Request, RequestId,
-    ShutdownComplete, TorrentClient, TorrentId, TorrentSource, TorrentStatus, TrackerState,
-    UseTrackers, WakingSender,
+    DhtConfig, DhtStatus, Event, FileProgress, LookupReport, Patron, PeerSummary, Request,
+    RequestId, ShutdownComplete, TorrentClient, TorrentId, TorrentSource, TorrentStatus,
+    TrackerState, UseTrackers, WakingSender,
 };

@@ -55,6 +55,7 @@ fn download_only_one_file_sequentially_with_limits_and_state_dir() {
     let started = Instant::now();
     let out = freshet(&[
         "download",
+        "--offline", // no DHT: nothing may leave 127.0.0.1
         torrent.to_str().unwrap(),
         "-o",
         out_dir.to_str().unwrap(),

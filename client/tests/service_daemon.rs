@@ -24,7 +24,14 @@ struct Daemon {
 impl Daemon {
     fn start(state: &Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_freshet"))
-            .args(["daemon", "--listen", "127.0.0.1:0", "--tick-secs", "1"])
+            .args([
+                "daemon",
+                "--offline",
+                "--listen",
+                "127.0.0.1:0",
+                "--tick-secs",
+                "1",
+            ])
             .arg("--state-dir")
             .arg(state)
             .stdin(Stdio::piped())

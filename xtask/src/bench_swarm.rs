@@ -543,6 +543,8 @@ fn measure(
             argv.extend(["-o".into(), data_dir.display().to_string()]);
             argv.extend(["--listen".into(), listen.clone()]);
             argv.extend(["--peer".into(), seed_addr.clone(), "--json".into()]);
+            // Loopback bench: no DHT, so no public router is ever contacted.
+            argv.push("--offline".into());
         }
         Kind::Libtorrent => {
             stdout_lines = true;

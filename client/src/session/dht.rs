@@ -89,6 +89,28 @@ pub struct DhtStatus {
     pub packets_in: u64,
     /// Datagrams sent.
     pub packets_out: u64,
+    /// The last torrent lookup that finished, if any.
+    pub last_lookup: Option<LookupReport>,
+}
+
+/// How a torrent's DHT lookup went ([`DhtStatus::last_lookup`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LookupReport {
+    /// The torrent.
+    pub info_hash: InfoHashV1,
+    /// Hops of the converged lookup (1 = a node we knew).
+    pub hops: u32,
+    /// Queries sent.
+    pub queries: u32,
+    /// Peer addresses it handed to the torrent.
+    pub peers: usize,
+    /// `announce_peer` queries sent after it (0 for a plain `get_peers`).
+    pub announced_to: usize,
+    /// From its start to the first peer found, if any.
+    pub first_peer_after: Option<Duration>,
+    /// From its start to its end.
+    pub took: Duration,
 }
 
 impl std::fmt::Display for DhtStatus {
@@ -140,6 +162,9 @@ struct Schedule {
     want: Want,
     next: Instant,
     running: Option<LookupId>,
+    /// When the running lookup started, and when it found its first peer.
+    started: Instant,
+    first_peer: Option<Instant>,
     /// Peers handed over by the running lookup (bounded by [`MAX_PEERS_PER_LOOKUP`]).
     forwarded: usize,
     short: bool,
@@ -161,6 +186,7 @@ pub(super) struct DhtNode {
     state_file: Option<PathBuf>,
     pings_left: u32,
     pings_reset: Instant,
+    last_lookup: Option<LookupReport>,
     lookups_done: u64,
     peers_found: u64,
     packets_in: u64,
@@ -233,6 +259,7 @@ impl DhtNode {
             state_file,
             pings_left: PINGS_PER_MINUTE,
             pings_reset: now + Duration::from_secs(60),
+            last_lookup: None,
             lookups_done: 0,
             peers_found: 0,
             packets_in: 0,
@@ -344,6 +371,8 @@ impl DhtNode {
                 want: need.want,
                 next: now,
                 running: None,
+                started: now,
+                first_peer: None,
                 forwarded: 0,
                 short: need.short,
             });
@@ -361,6 +390,8 @@ impl DhtNode {
                 Want::Announce(port) => self.node.announce(now, need.info_hash, port),
             };
             s.running = Some(lid);
+            s.started = now;
+            s.first_peer = None;
             s.forwarded = 0;
             self.lookups.insert(lid, need.info_hash);
         }
@@ -384,6 +415,7 @@ impl DhtNode {
             peers_found: self.peers_found,
             packets_in: self.packets_in,
             packets_out: self.packets_out,
+            last_lookup: self.last_lookup,
         }
     }
 
@@ -416,6 +448,9 @@ impl DhtNode {
                     let room = MAX_PEERS_PER_LOOKUP.saturating_sub(s.forwarded);
                     let n = peers.len().min(room);
                     s.forwarded += n;
+                    if n > 0 && s.first_peer.is_none() {
+                        s.first_peer = Some(now);
+                    }
                     self.peers_found += n as u64;
                     tracing::debug!(%info_hash, hop, n, "DHT peers found");
                     self.found
@@ -441,6 +476,15 @@ impl DhtNode {
                         };
                         s.running = None;
                         s.next = now + wait;
+                        self.last_lookup = Some(LookupReport {
+                            info_hash: hash,
+                            hops,
+                            queries,
+                            peers: s.forwarded,
+                            announced_to,
+                            first_peer_after: s.first_peer.map(|t| t - s.started),
+                            took: now - s.started,
+                        });
                         tracing::info!(
                             info_hash = %hash, hops, queries, announced_to, peers = s.forwarded,
                             "DHT lookup done"

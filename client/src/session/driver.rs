@@ -362,6 +362,7 @@ impl Driver {
                     }
                 }
             }
+            let open = self.torrents.len() + self.fetches.len();
             self.drain_control(now);
             self.drain_inbox(now);
             self.drain_fetches();
@@ -385,7 +386,8 @@ impl Driver {
                 self.housekeeping(now);
                 dht_due = true;
             }
-            if dht_due {
+            // A new torrent or magnet link starts its first lookup at once.
+            if dht_due || self.torrents.len() + self.fetches.len() != open {
                 self.dht_round(now);
             }
             if now >= self.next_tick {

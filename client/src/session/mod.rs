@@ -40,7 +40,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendError, Sender};
 use mio::Waker;
 
-pub use dht::{DhtConfig, DhtStatus};
+pub use dht::{DhtConfig, DhtStatus, LookupReport};
 pub use patron::Patron;
 
 pub use event::{Activity, Event, FileProgress, PeerSummary, TorrentStatus, TrackerState};

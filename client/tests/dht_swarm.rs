@@ -1,0 +1,272 @@
+//! The client's DHT on 127.0.0.1: a 20-client network where a magnet link with no tracker and
+//! no peer finds its seeder; the routing table surviving a restart; garbage and a `get_peers`
+//! flood at a client's DHT socket. Every node bootstraps from a loopback node: nothing here
+//! sends a packet beyond 127.0.0.1.
+#![allow(clippy::disallowed_methods)] // Tests bound their waits with the real clock.
+
+mod component_util;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use component_util::{add, make_torrent, sample_bytes, tree, wait_added, wait_complete, wait_for};
+use freshet_client::{
+    AddOptions, ClientHandle, Config, DhtConfig, DhtStatus, Event, Request, RequestId,
+    TorrentClient, TorrentSource, UseTrackers,
+};
+use freshet_metainfo::Metainfo;
+
+/// A client on 127.0.0.1 whose DHT bootstraps from `bootstrap` only.
+///
+/// Every node of these networks shares the IP 127.0.0.1, so the per-IP query budget (meant for
+/// one host flooding us) is raised; the hostile test keeps the default.
+fn dht_client(bootstrap: Option<SocketAddr>, state_dir: Option<&Path>) -> ClientHandle {
+    let mut dht = DhtConfig::default().with_bootstrap(bootstrap.iter().map(ToString::to_string));
+    dht.retry_interval = Duration::from_secs(2);
+    dht.max_queries_per_ip = 1_000_000;
+    let mut config = Config::default()
+        .listen_on("127.0.0.1:0".parse().unwrap())
+        .with_tick(Duration::from_secs(1))
+        .with_dht(Some(dht));
+    config.disk_threads = 1;
+    config.hash_threads = 1;
+    if let Some(d) = state_dir {
+        config = config.with_state_dir(d);
+    }
+    TorrentClient::spawn(config).unwrap()
+}
+
+/// Asks for the DHT status (other events are skipped).
+fn dht_status(c: &ClientHandle) -> DhtStatus {
+    c.send(Request::DhtStatus).unwrap();
+    match wait_for(c, "dht status", |e| matches!(e, Event::Dht(_))) {
+        Event::Dht(Some(s)) => s,
+        other => panic!("DHT off: {other:?}"),
+    }
+}
+
+/// Polls the DHT status until `pred` holds; panics after 60 s.
+fn wait_dht(c: &ClientHandle, what: &str, pred: impl Fn(&DhtStatus) -> bool) -> DhtStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = dht_status(c);
+        if pred(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "DHT never reached {what}: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Resident set size of this test process, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn magnet_with_no_tracker_finds_its_seeder_through_a_20_client_dht() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(
+        &src,
+        "dht-data",
+        &[("", 3 * 1024 * 1024 + 77)],
+        256 * 1024,
+        false,
+    );
+    let info_hash = Metainfo::from_bytes(&bytes)
+        .unwrap()
+        .info_hashes
+        .v1
+        .unwrap();
+
+    // Node 0 is the bootstrap node; 17 more join through it, then a seeder and a leecher.
+    let router = dht_client(None, None);
+    let router_addr = router.dht_addrs()[0];
+    assert!(router_addr.ip().is_loopback());
+    let mut nodes = vec![router];
+    for _ in 0..17 {
+        nodes.push(dht_client(Some(router_addr), None));
+    }
+    for n in &nodes[1..] {
+        wait_dht(n, "a bootstrapped table", |s| {
+            s.table.good >= 1 && s.lookups_done >= 1
+        });
+    }
+    let seeder = dht_client(Some(router_addr), None);
+    let dl = dir.path().join("dl");
+
+    // The seeder announces itself once its data is checked.
+    seeder
+        .send(Request::AddTorrent {
+            request_id: Some(RequestId(1)),
+            source: TorrentSource::Bytes(bytes.clone()),
+            options: AddOptions::save_to(&src).with_trackers(UseTrackers::Never),
+        })
+        .unwrap();
+    let sid = wait_added(&seeder);
+    wait_complete(&seeder, sid);
+    let announced = wait_dht(&seeder, "an announce", |s| {
+        s.last_lookup.is_some_and(|l| l.announced_to > 0)
+    });
+    println!("seeder announce: {:?}", announced.last_lookup);
+    // The leecher joins after the announce, so the peer is not stored at its own node: its
+    // lookup has to walk the network.
+    let leecher = dht_client(Some(router_addr), None);
+    wait_dht(&leecher, "a bootstrapped table", |s| s.lookups_done >= 1);
+
+    // The leecher has only the info-hash: no tracker, no peer address.
+    let magnet = format!("magnet:?xt=urn:btih:{}", info_hash.to_hex());
+    let started = Instant::now();
+    leecher
+        .send(Request::AddTorrent {
+            request_id: Some(RequestId(2)),
+            source: TorrentSource::Magnet(magnet),
+            options: AddOptions::save_to(&dl),
+        })
+        .unwrap();
+    let lid = wait_added(&leecher);
+    wait_complete(&leecher, lid);
+    let took = started.elapsed();
+    let status = dht_status(&leecher);
+    let first = status
+        .last_lookup
+        .expect("the leecher ran a lookup")
+        .to_owned();
+    println!(
+        "20-client DHT: lookup {} hops, {} queries, first peer after {:?}, lookup took {:?}; \
+         magnet to complete {took:?}; leecher {status}",
+        first.hops, first.queries, first.first_peer_after, first.took
+    );
+    assert!(status.peers_found >= 1);
+    assert!(
+        first.hops >= 1,
+        "the peer came from the network, not the leecher's own store"
+    );
+    assert_eq!(tree(&dl), tree(&src), "downloaded data differs");
+    for n in nodes {
+        n.join();
+    }
+}
+
+#[test]
+fn routing_table_survives_a_restart_with_no_bootstrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let router = dht_client(None, None);
+    let router_addr = router.dht_addrs()[0];
+    let others: Vec<ClientHandle> = (0..5)
+        .map(|_| dht_client(Some(router_addr), None))
+        .collect();
+    for n in &others {
+        wait_dht(n, "a bootstrapped table", |s| s.lookups_done >= 1);
+    }
+
+    let a = dht_client(Some(router_addr), Some(&state));
+    let before = wait_dht(&a, "five good nodes", |s| s.table.good >= 5);
+    a.join();
+    let saved = std::fs::metadata(state.join("dht.state")).unwrap().len();
+    println!("saved {saved} bytes: {before}");
+
+    // Same state directory, no bootstrap node: the saved contacts are all it has.
+    let a = dht_client(None, Some(&state));
+    let after = wait_dht(&a, "its old contacts back", |s| s.table.good >= 5);
+    println!("after restart: {after}");
+    assert_eq!(after.node_id, before.node_id, "the node id is kept");
+    a.join();
+    router.join();
+}
+
+#[test]
+fn garbage_and_a_get_peers_flood_leave_the_client_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "flooded", &[("", 2 * 1024 * 1024)], 64 * 1024, false);
+    // The victim keeps the default per-IP budget.
+    let victim = TorrentClient::spawn(
+        Config::default()
+            .listen_on("127.0.0.1:0".parse().unwrap())
+            .with_tick(Duration::from_secs(1)),
+    )
+    .unwrap();
+    let target = victim.dht_addrs()[0];
+    add(&victim, 1, &bytes, &src, &[]);
+    let vid = wait_added(&victim);
+    wait_complete(&victim, vid);
+
+    let rss_before = rss_kib();
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut sent = 0u64;
+    let noise = sample_bytes(64 * 1024, 99);
+    for i in 0..20_000usize {
+        // Garbage: random bytes, truncated bencode, a huge string length, deep nesting.
+        let junk: Vec<u8> = match i % 4 {
+            0 => noise[i % 60_000..i % 60_000 + 1 + i % 1400].to_vec(),
+            1 => b"d1:ad2:id20:".to_vec(),
+            2 => b"d1:t2:aa1:y1:q1:q9:get_peers1:ad2:id999999999:x".to_vec(),
+            _ => {
+                let mut v = vec![b'l'; 1000];
+                v.extend(vec![b'e'; 1000]);
+                v
+            }
+        };
+        if attacker.send_to(&junk, target).is_ok() {
+            sent += 1;
+        }
+        // A get_peers query with a fresh id and info-hash every time.
+        let id = &noise[i % 60_000..i % 60_000 + 20];
+        let hash = &noise[(i * 7) % 60_000..(i * 7) % 60_000 + 20];
+        let mut q = b"d1:ad2:id20:".to_vec();
+        q.extend_from_slice(id);
+        q.extend_from_slice(b"9:info_hash20:");
+        q.extend_from_slice(hash);
+        q.extend_from_slice(b"e1:q9:get_peers1:t2:");
+        q.extend_from_slice(&u16::try_from(i % 65_536).unwrap().to_be_bytes());
+        q.extend_from_slice(b"1:y1:qe");
+        if attacker.send_to(&q, target).is_ok() {
+            sent += 1;
+        }
+    }
+    let status = dht_status(&victim);
+    let rss_after = rss_kib();
+    println!(
+        "flood: {sent} datagrams sent, {} read, {} answered; RSS {rss_before} -> {rss_after} KiB; {status}",
+        status.packets_in, status.packets_out
+    );
+    assert!(status.packets_in > 0, "the flood never reached the node");
+    // One source IP gets 100 answers per 10 s window; the flood lasts a window or two.
+    assert!(
+        status.packets_out <= 400,
+        "answered {} queries from one IP",
+        status.packets_out
+    );
+    assert!(
+        status.table.good + status.table.questionable <= 100,
+        "the flood filled the routing table: {status}"
+    );
+    assert!(
+        rss_after.saturating_sub(rss_before) < 64 * 1024,
+        "RSS grew by {} KiB",
+        rss_after - rss_before
+    );
+
+    // And it still serves a download.
+    let leecher = TorrentClient::spawn(
+        Config::default()
+            .listen_on("127.0.0.1:0".parse().unwrap())
+            .with_tick(Duration::from_secs(1)),
+    )
+    .unwrap();
+    let dl = dir.path().join("dl");
+    add(&leecher, 2, &bytes, &dl, &[victim.listen_addrs()[0]]);
+    let lid = wait_added(&leecher);
+    wait_complete(&leecher, lid);
+    assert_eq!(tree(&dl), tree(&src));
+}
