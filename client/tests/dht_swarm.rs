@@ -270,3 +270,127 @@ fn garbage_and_a_get_peers_flood_leave_the_client_working() {
     wait_complete(&leecher, lid);
     assert_eq!(tree(&dl), tree(&src));
 }
+
+/// Kills (by PID, via the handle) and reaps a child process when dropped.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn have_python_libtorrent() -> bool {
+    let ok = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import libtorrent"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        println!(
+            "SKIPPED: python3-libtorrent is not installed (apt-get install python3-libtorrent)"
+        );
+    }
+    ok
+}
+
+#[test]
+fn freshet_finds_a_libtorrent_seeder_through_the_dht_from_a_magnet() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    if !have_python_libtorrent() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(
+        &src,
+        "lt-dht",
+        &[("", 2 * 1024 * 1024 + 5)],
+        64 * 1024,
+        false,
+    );
+    let info_hash = Metainfo::from_bytes(&bytes)
+        .unwrap()
+        .info_hashes
+        .v1
+        .unwrap();
+    let torrent = dir.path().join("lt-dht.torrent");
+    std::fs::write(&torrent, &bytes).unwrap();
+
+    // A small Freshet DHT: a bootstrap node and four more (libtorrent never puts the router
+    // it bootstraps from into its own routing table, so it needs other nodes to announce to).
+    let router = dht_client(None, None);
+    let router_addr = router.dht_addrs()[0];
+    let others: Vec<ClientHandle> = (0..4)
+        .map(|_| dht_client(Some(router_addr), None))
+        .collect();
+    for n in &others {
+        wait_dht(n, "a bootstrapped table", |s| s.lookups_done >= 1);
+    }
+
+    let mut seeder = Reaped(
+        Command::new("/usr/bin/python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/dht_interop_lt.py"
+            ))
+            .arg("seed")
+            .arg(&torrent)
+            .arg(&src)
+            .arg(router_addr.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(seeder.0.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let lt_port = v["port"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("libtorrent seeder: {first}"));
+    // libtorrent announced once one of our nodes stores its peer.
+    let lt_peer: SocketAddr = format!("127.0.0.1:{lt_port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    'announced: loop {
+        for n in std::iter::once(&router).chain(&others) {
+            if dht_status(n).table.stored_torrents > 0 {
+                break 'announced;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "libtorrent never announced to our nodes"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The Freshet leecher knows only the info-hash.
+    let leecher = dht_client(Some(router_addr), None);
+    wait_dht(&leecher, "a bootstrapped table", |s| s.lookups_done >= 1);
+    let dl = dir.path().join("dl");
+    let started = Instant::now();
+    leecher
+        .send(Request::AddTorrent {
+            request_id: Some(RequestId(1)),
+            source: TorrentSource::Magnet(format!("magnet:?xt=urn:btih:{}", info_hash.to_hex())),
+            options: AddOptions::save_to(&dl),
+        })
+        .unwrap();
+    let lid = wait_added(&leecher);
+    let found = wait_dht(&leecher, "libtorrent's peer", |s| s.peers_found >= 1);
+    let to_first_peer = started.elapsed();
+    wait_complete(&leecher, lid);
+    let took = started.elapsed();
+    println!(
+        "libtorrent via DHT: first peer after {to_first_peer:?} (lookup: {:?}), magnet to \
+         complete {took:?}; lt peer {lt_peer}",
+        found.last_lookup
+    );
+    assert_eq!(tree(&dl), tree(&src), "downloaded data differs");
+    drop(seeder.0.stdin.take());
+}

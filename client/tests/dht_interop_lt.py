@@ -1,0 +1,60 @@
+"""python3-libtorrent DHT peer for Freshet's DHT interop test, loopback only.
+
+Usage:
+  dht_interop_lt.py seed TORRENT SAVE_DIR BOOTSTRAP_HOST:PORT
+      seeds with the DHT on, bootstrapping from that (Freshet) node only; prints {"port": N}
+      once seeding, {"dht_nodes": N, "announced": bool} every second; runs until stdin closes.
+
+LSD, UPnP, NAT-PMP and uTP are off; the session listens on 127.0.0.1 only; the only DHT node
+it is given is the loopback one. libtorrent keeps loopback DHT nodes only with
+dht_restrict_routing_ips / dht_restrict_search_ips off (every node shares 127.0.0.1) and
+dht_prefer_verified_node_ids off (BEP 42 ids cannot match 127.0.0.1). Every wait is bounded.
+"""
+import json
+import sys
+import threading
+import time
+
+import libtorrent as lt
+
+mode, torrent, save, bootstrap = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+assert mode == "seed"
+assert bootstrap.startswith("127.0.0.1:"), "loopback bootstrap nodes only"
+settings = lt.high_performance_seed()
+settings.update({
+    "listen_interfaces": "127.0.0.1:0",
+    "enable_dht": True,
+    "dht_bootstrap_nodes": bootstrap,
+    "dht_restrict_routing_ips": False,
+    "dht_restrict_search_ips": False,
+    "dht_prefer_verified_node_ids": False,
+    "dht_enforce_node_id": False,
+    "enable_lsd": False,
+    "enable_upnp": False,
+    "enable_natpmp": False,
+    "enable_incoming_utp": False,
+    "enable_outgoing_utp": False,
+    "alert_mask": lt.alert.category_t.dht_notification | lt.alert.category_t.status_notification,
+    "allow_multiple_connections_per_ip": True,
+})
+session = lt.session(settings)
+handle = session.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save})
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline and not handle.status().is_seeding:
+    time.sleep(0.05)
+if not handle.status().is_seeding:
+    print(json.dumps({"error": "data did not check"}), flush=True)
+    sys.exit(1)
+print(json.dumps({"port": session.listen_port()}), flush=True)
+done = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+announced = False
+while not done.is_set() and time.monotonic() < deadline:
+    for a in session.pop_alerts():
+        # A DHT get_peers traversal for our torrent finished: the announce went out.
+        if isinstance(a, lt.dht_reply_alert):
+            announced = True
+    nodes = session.status().dht_nodes
+    print(json.dumps({"dht_nodes": nodes, "announced": announced}), flush=True)
+    done.wait(timeout=1)
+print(json.dumps({"uploaded": handle.status().total_payload_upload}), flush=True)
