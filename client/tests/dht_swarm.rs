@@ -394,3 +394,43 @@ fn freshet_finds_a_libtorrent_seeder_through_the_dht_from_a_magnet() {
     assert_eq!(tree(&dl), tree(&src), "downloaded data differs");
     drop(seeder.0.stdin.take());
 }
+
+#[test]
+fn peers_swap_dht_ports_and_private_torrents_stay_off_the_dht() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("secret.bin"), sample_bytes(300_000, 5)).unwrap();
+    let bytes = freshet_metainfo::TorrentBuilder::new(src.join("secret.bin"))
+        .piece_length(64 * 1024)
+        .private(true)
+        .no_creation_date()
+        .build()
+        .unwrap()
+        .bytes;
+    // Neither node has a bootstrap node: the BEP 5 `port` message is how they meet.
+    let seeder = dht_client(None, None);
+    let leecher = dht_client(None, None);
+    add(&seeder, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seeder);
+    wait_complete(&seeder, sid);
+    let dl = dir.path().join("dl");
+    add(&leecher, 2, &bytes, &dl, &[seeder.listen_addrs()[0]]);
+    let lid = wait_added(&leecher);
+    wait_complete(&leecher, lid);
+    assert_eq!(tree(&dl), tree(&src));
+
+    let leecher_dht = leecher.dht_addrs()[0];
+    let s = wait_dht(&seeder, "the leecher's node from its port message", |s| {
+        s.table.good >= 1
+    });
+    let l = wait_dht(&leecher, "the seeder's node from its port message", |s| {
+        s.table.good >= 1
+    });
+    println!("seeder {s}\nleecher {l} ({leecher_dht})");
+    // BEP 27: a private torrent is never looked up or announced.
+    for st in [&s, &l] {
+        assert_eq!(st.torrents, 0, "a private torrent used the DHT: {st}");
+        assert_eq!(st.lookups_done, 0, "{st}");
+    }
+}
