@@ -434,3 +434,61 @@ fn peers_swap_dht_ports_and_private_torrents_stay_off_the_dht() {
         assert_eq!(st.lookups_done, 0, "{st}");
     }
 }
+
+#[test]
+fn freshet_download_of_a_bare_magnet_finds_peers_through_dht_bootstrap() {
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "cli-dht", &[("", 1024 * 1024 + 3)], 64 * 1024, false);
+    let info_hash = Metainfo::from_bytes(&bytes)
+        .unwrap()
+        .info_hashes
+        .v1
+        .unwrap();
+    let router = dht_client(None, None);
+    let router_addr = router.dht_addrs()[0];
+    let helpers: Vec<ClientHandle> = (0..3)
+        .map(|_| dht_client(Some(router_addr), None))
+        .collect();
+    for n in &helpers {
+        wait_dht(n, "a bootstrapped table", |s| s.lookups_done >= 1);
+    }
+    let seeder = dht_client(Some(router_addr), None);
+    add(&seeder, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seeder);
+    wait_complete(&seeder, sid);
+    wait_dht(&seeder, "an announce", |s| {
+        s.last_lookup.is_some_and(|l| l.announced_to > 0)
+    });
+
+    let dl = dir.path().join("dl");
+    let started = Instant::now();
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_freshet"))
+            .arg("download")
+            .arg(format!("magnet:?xt=urn:btih:{}", info_hash.to_hex()))
+            .arg("-o")
+            .arg(&dl)
+            .args(["--listen", "127.0.0.1:0", "--json"])
+            .args(["--dht-bootstrap", &router_addr.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = loop {
+        if let Some(st) = child.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "freshet download did not finish in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    println!("freshet download via DHT: {:?}", started.elapsed());
+    assert!(status.success(), "freshet download failed: {status}");
+    assert_eq!(tree(&dl), tree(&src), "downloaded data differs");
+}
