@@ -115,6 +115,11 @@ fn daemon_downloads_reports_and_restores_its_torrents() {
     d.wait("listening", |v| v["event"] == "listening");
     d.send_raw("this is not json");
     d.wait("bad command", |v| v["event"] == "bad_command");
+    // --offline: the DHT is off.
+    d.send(&serde_json::json!({"cmd": "dht"}));
+    d.wait("dht status", |v| {
+        v["event"] == "dht" && v["enabled"] == false
+    });
     d.send(&serde_json::json!({
         "cmd": "add", "source": torrent, "save_dir": dl, "no_trackers": true,
         "peers": [seed.listen_addrs()[0]], "request_id": 5,

@@ -11,6 +11,7 @@
 //! {"cmd":"priorities","id":1,"priorities":["normal","skip","high","low"]}
 //! {"cmd":"limits","down":1048576,"up":0}     {"cmd":"limits","id":1,"down":0,"up":524288}
 //! {"cmd":"connections","max":100}            {"cmd":"connections","id":1,"max":10}
+//! {"cmd":"dht"}     (the DHT node's status: an {"event":"dht",…} line)
 //! {"cmd":"shutdown"}
 //! ```
 //!
@@ -152,6 +153,7 @@ enum Command {
         #[serde(default)]
         up: u64,
     },
+    Dht,
     Shutdown,
 }
 
@@ -202,6 +204,7 @@ impl Command {
                 id: id.map(TorrentId),
             },
             Self::Details { id } => Request::Details { id: TorrentId(id) },
+            Self::Dht => Request::DhtStatus,
             Self::Pause { id } => Request::Pause { id: TorrentId(id) },
             Self::Resume { id } => Request::Resume { id: TorrentId(id) },
             Self::Recheck { id } => Request::Recheck { id: TorrentId(id) },
