@@ -436,3 +436,27 @@ fn find_node_answers_ipv6_contacts_in_nodes6() {
     assert_eq!(SocketAddr::V6(r.nodes6[0].addr), v6);
     assert!(r.nodes.iter().any(|n| n.id == NodeId([4; 20])));
 }
+
+#[test]
+fn ping_command_adds_the_node_once_it_answers_and_never_twice_in_flight() {
+    let now = t0();
+    let mut d = node(now, 1);
+    let addr = SocketAddr::from((PEER, 6881));
+    d.ping(now, addr);
+    d.ping(now, addr); // a second `port` message while the first ping is pending: no query
+    let (to, bytes) = d.poll_transmit().expect("a ping");
+    assert!(d.poll_transmit().is_none(), "one ping while one is pending");
+    assert_eq!(to, addr);
+    let q = Message::decode(&bytes).unwrap();
+    assert!(matches!(q.body, Body::Query(Query::Ping { .. })));
+    assert!(d.routing_table().is_empty(), "not added before it answers");
+    let reply = Message {
+        transaction_id: q.transaction_id,
+        version: None,
+        read_only: false,
+        your_ip: None,
+        body: Body::Response(Response::with_id(NodeId([7; 20]))),
+    };
+    d.handle_packet(now + Duration::from_millis(5), addr, &reply.to_bytes());
+    assert_eq!(d.routing_table().len(), 1);
+}

@@ -452,7 +452,12 @@ fn start_seeder(
             c.arg("seed")
                 .arg(torrent)
                 .arg(seed_dir)
-                .args(["--listen", &format!("127.0.0.1:{port}"), "--json"])
+                .args([
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--json",
+                    "--offline",
+                ])
                 .stdin(Stdio::null());
             c
         }

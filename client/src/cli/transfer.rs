@@ -83,7 +83,7 @@ pub(crate) struct DaemonArgs {
     dht: DhtArgs,
 }
 
-/// The well-known public DHT routers, used by `download` and `daemon` unless `--no-dht`,
+/// The well-known public DHT routers, used by `download`, `seed` and `daemon` unless `--no-dht`,
 /// `--offline` or `--dht-bootstrap` is given. They live here, in the binary's CLI layer only:
 /// the library default is an empty list.
 const PUBLIC_ROUTERS: [&str; 4] = [
@@ -93,7 +93,7 @@ const PUBLIC_ROUTERS: [&str; 4] = [
     "dht.libtorrent.org:25401",
 ];
 
-/// DHT flags shared by `download` and `daemon`.
+/// DHT flags shared by `download`, `seed` and `daemon`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct DhtArgs {
     /// Bootstrap the DHT from this node instead of the public routers; repeatable.
@@ -228,6 +228,8 @@ pub(crate) struct SeedArgs {
     /// One JSON event per line on stdout (a `seeding` event once serving).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    dht: DhtArgs,
 }
 
 /// Arguments of `freshet demo`.
@@ -288,6 +290,7 @@ pub(crate) fn seed(args: &SeedArgs) -> Result<ExitCode, CliError> {
     let mut opts = SeedOptions::new(&args.input, save_dir);
     opts.listen = args.listen;
     opts.output_mode = mode(args.json);
+    opts.dht = args.dht.config();
     opts.interrupt = Some(commands::ctrl_c_flag().map_err(|e| failed(&e))?);
     let outcome = if is_torrent_file && args.input.is_file() {
         commands::seed(&opts)

@@ -11,7 +11,9 @@ use serde_json::json;
 
 use super::output::{OutputMode, Reporter};
 use super::{CommandError, next_event, shutdown};
-use crate::{AddOptions, ClientHandle, Config, Event, Request, TorrentClient, TorrentSource};
+use crate::{
+    AddOptions, ClientHandle, Config, DhtConfig, Event, Request, TorrentClient, TorrentSource,
+};
 
 /// Options of `freshet seed TORRENT SAVE_DIR`.
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub struct SeedOptions {
     pub tick: Duration,
     /// Set by a Ctrl-C handler: shut down cleanly and return.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// The DHT (`None`: off). Default: on with no bootstrap routers.
+    pub dht: Option<DhtConfig>,
 }
 
 impl SeedOptions {
@@ -42,6 +46,7 @@ impl SeedOptions {
             output_mode: OutputMode::Auto,
             tick: Duration::from_secs(5),
             interrupt: None,
+            dht: Some(DhtConfig::default()),
         }
     }
 }
@@ -138,7 +143,8 @@ fn spawn(opts: &SeedOptions) -> Result<ClientHandle, CommandError> {
     TorrentClient::spawn(
         Config::default()
             .listen_on(opts.listen)
-            .with_tick(opts.tick),
+            .with_tick(opts.tick)
+            .with_dht(opts.dht.clone()),
     )
     .map_err(CommandError::io(format!("listening on {}", opts.listen)))
 }
