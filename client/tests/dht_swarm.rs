@@ -247,8 +247,9 @@ fn garbage_and_a_get_peers_flood_leave_the_client_working() {
         "answered {} queries from one IP",
         status.packets_out
     );
+    // One address, one contact, however many ids it claims.
     assert!(
-        status.table.good + status.table.questionable <= 100,
+        status.table.good + status.table.questionable + status.table.bad <= 1,
         "the flood filled the routing table: {status}"
     );
     assert!(

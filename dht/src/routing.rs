@@ -161,7 +161,8 @@ impl RoutingTable {
         s
     }
 
-    /// Offers a node that answered our query (`responded`) or queried us.
+    /// Offers a node that answered our query (`responded`) or queried us. An address already in
+    /// the table under another id is rejected (one contact per address).
     pub fn insert(
         &mut self,
         now: Instant,
@@ -190,6 +191,17 @@ impl RoutingTable {
             bucket.last_changed = now;
             return InsertOutcome::Updated;
         }
+        if self
+            .buckets
+            .iter()
+            .flat_map(|b| &b.nodes)
+            .any(|n| n.addr == addr)
+        {
+            // One contact per address: a single socket posing as many ids (a flood of queries
+            // with fresh ids) gets one entry, not a bucket's worth.
+            return InsertOutcome::Rejected;
+        }
+        let bucket = &mut self.buckets[idx];
         let mut entry = NodeEntry {
             id,
             addr,

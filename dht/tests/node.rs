@@ -460,3 +460,35 @@ fn ping_command_adds_the_node_once_it_answers_and_never_twice_in_flight() {
     d.handle_packet(now + Duration::from_millis(5), addr, &reply.to_bytes());
     assert_eq!(d.routing_table().len(), 1);
 }
+
+#[test]
+fn one_address_posing_as_many_ids_gets_one_table_entry() {
+    let now = t0();
+    let mut d = node(now, 1);
+    let from = SocketAddr::from((PEER, 4000));
+    for i in 0..50u8 {
+        let mut id = [i; 20];
+        id[0] = i.wrapping_mul(37); // spread over many buckets
+        d.handle_packet(
+            now,
+            from,
+            &query(&[i, 0], Query::Ping { id: NodeId(id) }, false),
+        );
+        while d.poll_transmit().is_some() {}
+    }
+    assert_eq!(d.routing_table().len(), 1);
+    // Another address is still welcome.
+    let other = SocketAddr::from((PEER, 4001));
+    d.handle_packet(
+        now,
+        other,
+        &query(
+            b"zz",
+            Query::Ping {
+                id: NodeId([0xee; 20]),
+            },
+            false,
+        ),
+    );
+    assert_eq!(d.routing_table().len(), 2);
+}
