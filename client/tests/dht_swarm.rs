@@ -493,3 +493,59 @@ fn freshet_download_of_a_bare_magnet_finds_peers_through_dht_bootstrap() {
     assert!(status.success(), "freshet download failed: {status}");
     assert_eq!(tree(&dl), tree(&src), "downloaded data differs");
 }
+
+#[test]
+fn magnet_finds_its_seeder_over_an_ipv6_dht_on_loopback() {
+    let v6 = |bootstrap: Option<SocketAddr>| {
+        let mut dht =
+            DhtConfig::default().with_bootstrap(bootstrap.iter().map(ToString::to_string));
+        dht.retry_interval = Duration::from_secs(2);
+        dht.max_queries_per_ip = 1_000_000;
+        let mut config = Config::default()
+            .listen_on("[::1]:0".parse().unwrap())
+            .with_tick(Duration::from_secs(1))
+            .with_dht(Some(dht));
+        config.disk_threads = 1;
+        config.hash_threads = 1;
+        TorrentClient::spawn(config)
+    };
+    let Ok(router) = v6(None) else {
+        println!("SKIPPED: no IPv6 loopback");
+        return;
+    };
+    let router_addr = router.dht_addrs()[0];
+    assert!(router_addr.is_ipv6());
+    let helpers: Vec<ClientHandle> = (0..3).map(|_| v6(Some(router_addr)).unwrap()).collect();
+    for n in &helpers {
+        wait_dht(n, "a bootstrapped table", |s| s.lookups_done >= 1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "v6", &[("", 500_000)], 64 * 1024, false);
+    let info_hash = Metainfo::from_bytes(&bytes)
+        .unwrap()
+        .info_hashes
+        .v1
+        .unwrap();
+    let seeder = v6(Some(router_addr)).unwrap();
+    add(&seeder, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seeder);
+    wait_complete(&seeder, sid);
+    wait_dht(&seeder, "an announce", |s| {
+        s.last_lookup.is_some_and(|l| l.announced_to > 0)
+    });
+    let leecher = v6(Some(router_addr)).unwrap();
+    wait_dht(&leecher, "a bootstrapped table", |s| s.lookups_done >= 1);
+    let dl = dir.path().join("dl");
+    leecher
+        .send(Request::AddTorrent {
+            request_id: Some(RequestId(2)),
+            source: TorrentSource::Magnet(format!("magnet:?xt=urn:btih:{}", info_hash.to_hex())),
+            options: AddOptions::save_to(&dl),
+        })
+        .unwrap();
+    let lid = wait_added(&leecher);
+    wait_complete(&leecher, lid);
+    println!("IPv6 DHT: {}", dht_status(&leecher));
+    assert_eq!(tree(&dl), tree(&src));
+}
