@@ -33,6 +33,7 @@ fn dht_client(bootstrap: Option<SocketAddr>, state_dir: Option<&Path>) -> Client
     config.hash_threads = 1;
     if let Some(d) = state_dir {
         config = config.with_state_dir(d);
+        config.resume_interval = Duration::from_secs(1);
     }
     TorrentClient::spawn(config).unwrap()
 }
@@ -46,7 +47,8 @@ fn dht_status(c: &ClientHandle) -> DhtStatus {
     }
 }
 
-/// Polls the DHT status until `pred` holds; panics after 60 s.
+/// Polls the DHT status until `pred` holds; panics after 60 s. Other events are skipped, so
+/// call it only while no other event is awaited.
 fn wait_dht(c: &ClientHandle, what: &str, pred: impl Fn(&DhtStatus) -> bool) -> DhtStatus {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -171,6 +173,12 @@ fn routing_table_survives_a_restart_with_no_bootstrap() {
 
     let a = dht_client(Some(router_addr), Some(&state));
     let before = wait_dht(&a, "five good nodes", |s| s.table.good >= 5);
+    // Saved with the periodic resume data (so a crash loses little), not only on shutdown.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !state.join("dht.state").is_file() {
+        assert!(Instant::now() < deadline, "no dht.state before shutdown");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     a.join();
     let saved = std::fs::metadata(state.join("dht.state")).unwrap().len();
     println!("saved {saved} bytes: {before}");
@@ -566,4 +574,41 @@ fn magnet_finds_its_seeder_over_an_ipv6_dht_on_loopback() {
     wait_complete(&leecher, lid);
     println!("IPv6 DHT: {}", dht_status(&leecher));
     assert_eq!(tree(&dl), tree(&src));
+}
+
+#[test]
+fn freshet_dht_runs_a_standalone_node_and_prints_its_table() {
+    let router = dht_client(None, None);
+    let router_addr = router.dht_addrs()[0];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_freshet"))
+        .args([
+            "dht",
+            "--listen",
+            "127.0.0.1:0",
+            "--seconds",
+            "2",
+            "--every",
+            "1",
+        ])
+        .args(["--bootstrap", &router_addr.to_string(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    println!("freshet dht: {lines:?}");
+    assert!(lines.len() >= 2, "a line a second, one at the end");
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "dht");
+    assert!(last["good"].as_u64().unwrap() >= 1, "{last}");
+    assert!(last["addrs"][0].as_str().unwrap().starts_with("127.0.0.1:"));
+    // The router learned the node too.
+    assert!(dht_status(&router).table.questionable + dht_status(&router).table.good >= 1);
 }

@@ -5,7 +5,8 @@
 //! `handle_packet`, `poll_transmit` → `send_to`), folds the node's deadline into the event
 //! loop's, resolves bootstrap host names on a helper thread, decides when each torrent's next
 //! `get_peers`/`announce` lookup is due, hands the peers found back to the driver, and persists
-//! the routing table (`dht.state` in the state directory).
+//! the routing table (`dht.state` in the state directory: on shutdown and with the periodic
+//! resume saves, when changed).
 
 #![allow(clippy::disallowed_methods)] // The client owns the clock: `Instant::now` is its job.
 
@@ -184,6 +185,8 @@ pub(super) struct DhtNode {
     lookups: HashMap<LookupId, InfoHashV1>,
     found: Vec<(InfoHashV1, SocketAddr)>,
     state_file: Option<PathBuf>,
+    /// What the state file holds now (written only when this changes).
+    saved: Option<Vec<u8>>,
     pings_left: u32,
     pings_reset: Instant,
     last_lookup: Option<LookupReport>,
@@ -257,6 +260,7 @@ impl DhtNode {
             lookups: HashMap::new(),
             found: Vec::new(),
             state_file,
+            saved: None,
             pings_left: PINGS_PER_MINUTE,
             pings_reset: now + Duration::from_secs(60),
             last_lookup: None,
@@ -419,12 +423,21 @@ impl DhtNode {
         }
     }
 
-    /// Writes the node id and routing table to the state directory, if there is one.
-    pub(super) fn save(&self, now: Instant) {
+    /// Writes the node id and routing table to the state directory, if there is one and they
+    /// changed since the last write (called on shutdown and with the periodic resume saves, so
+    /// a crash loses little).
+    pub(super) fn save(&mut self, now: Instant) {
         let Some(path) = &self.state_file else { return };
         let state = self.node.saved_state(now);
-        match freshet_engine::save_atomic(path, &state.encode()) {
-            Ok(()) => tracing::info!(nodes = state.nodes.len(), "DHT routing table saved"),
+        let bytes = state.encode();
+        if self.saved.as_deref() == Some(bytes.as_slice()) {
+            return;
+        }
+        match freshet_engine::save_atomic(path, &bytes) {
+            Ok(()) => {
+                tracing::debug!(nodes = state.nodes.len(), "DHT routing table saved");
+                self.saved = Some(bytes);
+            }
             Err(e) => tracing::warn!("cannot save the DHT state {}: {e}", path.display()),
         }
     }

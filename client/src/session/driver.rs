@@ -399,6 +399,9 @@ impl Driver {
             if now >= self.next_resume {
                 self.next_resume = now + self.config.resume_interval;
                 self.save_all_resume();
+                if let Some(d) = &mut self.dht {
+                    d.save(now);
+                }
             }
             self.run_actions(now);
             self.advance_closing(now);
@@ -1936,7 +1939,7 @@ impl Driver {
     }
 
     fn finish_shutdown(mut self) {
-        if let Some(d) = &self.dht {
+        if let Some(d) = &mut self.dht {
             d.save(Instant::now());
         }
         // Torrents still open (the deadline passed): write what we know.
