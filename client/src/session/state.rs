@@ -16,7 +16,8 @@
 //! with a [`Event::TorrentAdded`](crate::Event::TorrentAdded) without a request id; resume
 //! data means completed torrents seed at once and incomplete ones carry on without a recheck.
 //! Closing a torrent (either [`DataOnClose`](crate::DataOnClose)) removes its three files;
-//! shutting down keeps them. Files not named like this are never read or touched.
+//! shutting down keeps them. Besides these, the DHT node keeps its id and routing table in
+//! `dht.state` (see the `dht` module). Files not named like this are never read or touched.
 //!
 //! [`Config::state_dir`]: crate::Config::state_dir
 //! [`Config::resume_dir`]: crate::Config::resume_dir
