@@ -10,7 +10,7 @@
 
 #![allow(clippy::disallowed_methods)] // The client owns the clock: `Instant::now` is its job.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -283,7 +283,7 @@ impl DhtNode {
 
     /// Reads up to a bounded number of datagrams from the socket behind `token`.
     pub(super) fn handle_readable(&mut self, now: Instant, token: Token) {
-        let mut buf = vec![0u8; RECV_BUF];
+        let mut buf = [0u8; RECV_BUF];
         for _ in 0..READ_BOUND {
             let socket = if token == DHT4 {
                 self.udp4.as_ref()
@@ -364,8 +364,8 @@ impl DhtNode {
         if self.node.poll_timeout().is_some_and(|t| t <= now) {
             self.node.handle_timeout(now);
         }
-        self.schedules
-            .retain(|h, _| needs.iter().any(|n| n.info_hash == *h));
+        let wanted: HashSet<InfoHashV1> = needs.iter().map(|n| n.info_hash).collect();
+        self.schedules.retain(|h, _| wanted.contains(h));
         // Lookups wait while a bootstrap is still under way and the table is empty: started
         // now they would have no node to ask.
         let table_ready = !self.node.routing_table().is_empty()

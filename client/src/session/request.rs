@@ -203,7 +203,8 @@ pub enum TorrentSource {
     /// A `magnet:` link with a v1 info-hash. The add is answered at once (named after `dn`, or
     /// the hex info-hash); the metadata is then fetched from peers over BEP 9 and the torrent
     /// starts. Peers come from the link's `x.pe` and `tr` trackers, [`AddOptions::peers`] and
-    /// [`Request::AddPeer`] (there is no DHT yet). A metainfo kept from an earlier fetch (next
+    /// [`Request::AddPeer`], peer exchange, and the DHT when [`crate::Config::dht`] is on (a
+    /// bare `magnet:?xt=urn:btih:…` then suffices). A metainfo kept from an earlier fetch (next
     /// to the resume data) is used instead of asking peers again.
     Magnet(String),
 }
