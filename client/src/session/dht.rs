@@ -329,12 +329,13 @@ impl DhtNode {
         self.flush();
     }
 
-    /// When [`Self::handle_timeout`] must next run.
+    /// When [`Self::handle_timeout`] must next run. Lookups held back until the table is
+    /// ready add no deadline (the bootstrap's replies and timeouts wake the loop instead).
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
         let lookups = self
             .schedules
             .values()
-            .filter(|s| s.running.is_none())
+            .filter(|s| s.running.is_none() && self.table_ready())
             .map(|s| s.next)
             .min();
         match (self.node.poll_timeout(), lookups) {
@@ -366,10 +367,7 @@ impl DhtNode {
         }
         let wanted: HashSet<InfoHashV1> = needs.iter().map(|n| n.info_hash).collect();
         self.schedules.retain(|h, _| wanted.contains(h));
-        // Lookups wait while a bootstrap is still under way and the table is empty: started
-        // now they would have no node to ask.
-        let table_ready = !self.node.routing_table().is_empty()
-            || (self.resolving.is_none() && self.node.active_lookups() == 0);
+        let table_ready = self.table_ready();
         for need in needs {
             let s = self.schedules.entry(need.info_hash).or_insert(Schedule {
                 want: need.want,
@@ -440,6 +438,13 @@ impl DhtNode {
             }
             Err(e) => tracing::warn!("cannot save the DHT state {}: {e}", path.display()),
         }
+    }
+
+    /// Whether torrent lookups may start: they wait while a bootstrap is still under way and
+    /// the table is empty (started now, they would have no node to ask).
+    fn table_ready(&self) -> bool {
+        !self.node.routing_table().is_empty()
+            || (self.resolving.is_none() && self.node.active_lookups() == 0)
     }
 
     fn drain_events(&mut self, now: Instant) {
