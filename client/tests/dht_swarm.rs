@@ -612,3 +612,56 @@ fn freshet_dht_runs_a_standalone_node_and_prints_its_table() {
     // The router learned the node too.
     assert!(dht_status(&router).table.questionable + dht_status(&router).table.good >= 1);
 }
+
+#[test]
+fn libtorrent_finds_a_freshet_seeder_through_the_dht_from_a_magnet() {
+    if !have_python_libtorrent() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "to-lt", &[("", 1024 * 1024 + 9)], 64 * 1024, false);
+    let info_hash = Metainfo::from_bytes(&bytes)
+        .unwrap()
+        .info_hashes
+        .v1
+        .unwrap();
+    let router = dht_client(None, None);
+    let router_addr = router.dht_addrs()[0];
+    let others: Vec<ClientHandle> = (0..4)
+        .map(|_| dht_client(Some(router_addr), None))
+        .collect();
+    for n in &others {
+        wait_dht(n, "a bootstrapped table", |s| s.lookups_done >= 1);
+    }
+    let seeder = dht_client(Some(router_addr), None);
+    add(&seeder, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seeder);
+    wait_complete(&seeder, sid);
+    wait_dht(&seeder, "an announce", |s| {
+        s.last_lookup.is_some_and(|l| l.announced_to > 0)
+    });
+
+    let dl = dir.path().join("dl");
+    let mut leecher = Reaped(
+        std::process::Command::new("/usr/bin/python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/dht_interop_lt.py"
+            ))
+            .arg("magnet")
+            .arg(format!("magnet:?xt=urn:btih:{}", info_hash.to_hex()))
+            .arg(&dl)
+            .arg(router_addr.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = String::new();
+    std::io::Read::read_to_string(leecher.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let status = leecher.0.wait().unwrap();
+    println!("libtorrent leecher via DHT: {}", out.trim());
+    assert!(status.success(), "libtorrent did not complete: {out}");
+    assert_eq!(tree(&dl), tree(&src), "downloaded data differs");
+}
