@@ -10,7 +10,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use component_util::{add, make_torrent, sample_bytes, tree, wait_added, wait_complete, wait_for};
+use component_util::{
+    Reaped, add, have_python_libtorrent, make_torrent, sample_bytes, tree, wait_added,
+    wait_complete, wait_for,
+};
 use freshet_client::{
     AddOptions, ClientHandle, Config, DhtConfig, DhtStatus, Event, Request, RequestId,
     TorrentClient, TorrentSource, UseTrackers,
@@ -278,30 +281,6 @@ fn garbage_and_a_get_peers_flood_leave_the_client_working() {
     let lid = wait_added(&leecher);
     wait_complete(&leecher, lid);
     assert_eq!(tree(&dl), tree(&src));
-}
-
-/// Kills (by PID, via the handle) and reaps a child process when dropped.
-struct Reaped(std::process::Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn have_python_libtorrent() -> bool {
-    let ok = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", "import libtorrent"])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        println!(
-            "SKIPPED: python3-libtorrent is not installed (apt-get install python3-libtorrent)"
-        );
-    }
-    ok
 }
 
 #[test]
