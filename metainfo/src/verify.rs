@@ -12,12 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha1::{Digest, Sha1};
 
-use crate::create::read_exact_at;
 use crate::merkle::{self, BLOCK_SIZE, MerkleHash};
+use crate::read::{RangeReader, ReadMode, ZEROS};
 use crate::torrent::{Layout, Metainfo, PieceIndex};
-
-/// Bytes per positional read (cache-sized, see `create`).
-const CHUNK: usize = 64 * 1024;
 
 /// The outcome for one piece.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,7 +96,8 @@ struct Check {
 }
 
 /// Checks the data under `data_dir` against `meta`, calling `progress(done, total)` as pieces
-/// complete. Work is spread over `threads` threads (0 = all cores).
+/// complete. Work is spread over `threads` threads (0 = all cores). Reads with
+/// [`ReadMode::Read`]; see [`verify_with_mode`].
 ///
 /// # Errors
 /// Only if a thread cannot be run; missing or unreadable files count as missing pieces.
@@ -107,6 +105,21 @@ pub fn verify(
     meta: &Metainfo,
     data_dir: &Path,
     threads: usize,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> io::Result<VerifyReport> {
+    verify_with_mode(meta, data_dir, threads, ReadMode::Read, progress)
+}
+
+/// Like [`verify`], reading file data as `read_mode` says (the report is the same either way;
+/// see [`ReadMode::Mapped`] for the faster path and its risk).
+///
+/// # Errors
+/// Only if a thread cannot be run; missing or unreadable files count as missing pieces.
+pub fn verify_with_mode(
+    meta: &Metainfo,
+    data_dir: &Path,
+    threads: usize,
+    read_mode: ReadMode,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> io::Result<VerifyReport> {
     let info = &meta.info;
@@ -213,10 +226,10 @@ pub fn verify(
                         core_affinity::set_for_current(core);
                     }
                     let mut local = Vec::new();
-                    let mut buf = vec![0u8; CHUNK];
+                    let mut reader = RangeReader::new(read_mode);
                     while let Ok(i) = usize::try_from(next.fetch_add(1, Ordering::Relaxed)) {
                         let Some(check) = checks.get(i) else { break };
-                        let (state, node, n) = run_check(check, pl, &mut buf);
+                        let (state, node, n) = run_check(check, pl, &mut reader);
                         local.push((i, state, node));
                         progress(done.fetch_add(n, Ordering::Relaxed) + n, total);
                     }
@@ -306,7 +319,11 @@ pub fn verify(
 }
 
 /// Hashes one piece: (state, computed v2 node if any, bytes read).
-fn run_check(check: &Check, pl: u64, buf: &mut [u8]) -> (PieceState, Option<MerkleHash>, u64) {
+fn run_check(
+    check: &Check,
+    pl: u64,
+    reader: &mut RangeReader,
+) -> (PieceState, Option<MerkleHash>, u64) {
     let mut sha1 = Sha1::new();
     let mut blocks = Vec::new();
     let v2 = !matches!(check.expect, Expect::Sha1(_));
@@ -315,10 +332,9 @@ fn run_check(check: &Check, pl: u64, buf: &mut [u8]) -> (PieceState, Option<Merk
         match seg {
             Segment::Zeros(n) => {
                 let mut left = *n;
-                buf.fill(0);
                 while left > 0 {
-                    let k = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
-                    sha1.update(&buf[..k]);
+                    let k = usize::try_from(left).map_or(ZEROS.len(), |l| l.min(ZEROS.len()));
+                    sha1.update(&ZEROS[..k]);
                     left -= k as u64;
                 }
             }
@@ -326,23 +342,19 @@ fn run_check(check: &Check, pl: u64, buf: &mut [u8]) -> (PieceState, Option<Merk
                 let Ok(file) = File::open(path) else {
                     return (PieceState::Missing, None, *len);
                 };
-                let mut pos = *offset;
-                let end = offset + len;
-                while pos < end {
-                    let k = usize::try_from((end - pos).min(buf.len() as u64)).unwrap_or(buf.len());
-                    if read_exact_at(&file, &mut buf[..k], pos).is_err() {
-                        return (PieceState::Missing, None, *len);
-                    }
+                let fed = reader.for_each_chunk(&file, *offset, *len, |chunk| {
                     if v2 {
                         blocks.extend(
-                            buf[..k]
+                            chunk
                                 .chunks(usize::try_from(BLOCK_SIZE).unwrap_or(16384))
                                 .map(MerkleHash::of_block),
                         );
                     } else {
-                        sha1.update(&buf[..k]);
+                        sha1.update(chunk);
                     }
-                    pos += k as u64;
+                });
+                if fed.is_err() {
+                    return (PieceState::Missing, None, *len);
                 }
                 read += len;
             }

@@ -1,7 +1,7 @@
 //! Project automation, run as `cargo xtask <task>` (alias in `.cargo/config.toml`).
 //!
 //! Tasks:
-//! * `bench create [--size-mib N] [--runs N] [--out FILE]` — see [`bench_create`].
+//! * `bench create [--size-mib N] [--runs N] [--dir DIR] [--out FILE]` — see [`bench_create`].
 //! * `bench tracker --freshet BIN [--rounds N]` — see [`bench_tracker`] (run inside `unshare --net`).
 //! * `bench swarm [--size-mib N] [--rounds N] [--seeder libtorrent|freshet|both]` — see
 //!   [`bench_swarm`] (re-executes itself inside `unshare --net`).
@@ -13,6 +13,8 @@ mod bench_create;
 mod bench_swarm;
 mod bench_tracker;
 mod fuzz;
+#[cfg(test)]
+mod tidy;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,10 +1,10 @@
 //! `freshet create PATH [-o OUT] [-t URL]… [--piece-length N] [--private] [--comment S]
-//! [--source S] [-w URL]… [--hybrid] [--no-date] [--threads N]`.
+//! [--source S] [-w URL]… [--hybrid] [--no-date] [--threads N] [--no-mmap]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use freshet_metainfo::TorrentBuilder;
+use freshet_metainfo::{ReadMode, TorrentBuilder};
 
 use super::{CliError, human_size, progress_bar};
 
@@ -43,6 +43,19 @@ pub(crate) struct Args {
     /// Hashing threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Read files with positional reads instead of memory-mapping them (slower; use it when
+    /// something may truncate the files while they are hashed, which would crash a mapped read).
+    #[arg(long)]
+    no_mmap: bool,
+}
+
+/// The read mode the `--no-mmap` flag selects (shared with `verify`).
+pub(super) fn read_mode(no_mmap: bool) -> ReadMode {
+    if no_mmap {
+        ReadMode::Read
+    } else {
+        ReadMode::Mapped
+    }
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -62,7 +75,8 @@ fn parse_size(text: &str) -> Result<u64, String> {
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     let mut builder = TorrentBuilder::new(&args.path)
         .private(args.private)
-        .hybrid(args.hybrid);
+        .hybrid(args.hybrid)
+        .read_mode(read_mode(args.no_mmap));
     for tier in &args.trackers {
         let urls: Vec<String> = tier
             .split(',')

@@ -1,5 +1,6 @@
-//! `freshet verify TORRENT DATA_DIR`: hash the data and report good/bad/missing pieces per
-//! file. Exit code 0 only when everything is present and correct, 1 otherwise.
+//! `freshet verify TORRENT DATA_DIR [--threads N] [--no-mmap]`: hash the data and report
+//! good/bad/missing pieces per file. Exit code 0 only when everything is present and correct,
+//! 1 otherwise.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +19,10 @@ pub(crate) struct Args {
     /// Hashing threads (default: all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Read files with positional reads instead of memory-mapping them (slower; use it when
+    /// something may truncate the files while they are hashed, which would crash a mapped read).
+    #[arg(long)]
+    no_mmap: bool,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
@@ -35,8 +40,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
             b.set_position(done);
         }
     };
-    let report = freshet_metainfo::verify(&meta, &args.data_dir, args.threads, &progress)
-        .map_err(|e| CliError::input(args.data_dir.display(), e))?;
+    let report = freshet_metainfo::verify_with_mode(
+        &meta,
+        &args.data_dir,
+        args.threads,
+        super::create::read_mode(args.no_mmap),
+        &progress,
+    )
+    .map_err(|e| CliError::input(args.data_dir.display(), e))?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
