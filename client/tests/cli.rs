@@ -355,3 +355,49 @@ fn create_hybrid_prints_both_info_hashes_and_verifies() {
     let o = freshet(&["verify", torrent.to_str().unwrap(), file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+#[test]
+fn no_mmap_creates_the_same_torrent_and_verifies_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pack");
+    std::fs::create_dir_all(&dir).unwrap();
+    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    std::fs::write(dir.join("big.bin"), &big).unwrap();
+    std::fs::write(dir.join("empty"), b"").unwrap();
+    std::fs::write(dir.join("tiny"), b"x").unwrap();
+    for hybrid in [false, true] {
+        let mut outputs = Vec::new();
+        for read_flag in [None, Some("--no-mmap")] {
+            let out = tmp
+                .path()
+                .join(format!("{hybrid}-{}.torrent", read_flag.is_some()));
+            let mut args = vec![
+                "create",
+                dir.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--no-date",
+                "--piece-length",
+                "64K",
+            ];
+            args.extend(hybrid.then_some("--hybrid"));
+            args.extend(read_flag);
+            let o = freshet(&args);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let mut verify = vec![
+                "verify",
+                out.to_str().unwrap(),
+                tmp.path().to_str().unwrap(),
+            ];
+            verify.extend(read_flag);
+            let v = freshet(&verify);
+            assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
+            assert!(stdout(&v).contains("All data is present and correct."));
+            outputs.push(std::fs::read(&out).unwrap());
+        }
+        assert!(
+            outputs[0] == outputs[1],
+            "hybrid {hybrid}: --no-mmap torrent differs"
+        );
+    }
+}
