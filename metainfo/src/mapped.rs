@@ -17,8 +17,9 @@
 //!   process writes the file. The bytes are read once each, by the hasher, so the effect is the
 //!   same as a `pread` racing that writer: a hash of mixed old and new data (the piece then
 //!   fails to verify). No code here branches on the bytes.
-//! - **Unmappable files** (some FUSE or special files): mapping fails with an error and the
-//!   caller falls back to positional reads.
+//! - **Unmappable files**: anything but a regular file is never mapped, and a regular file the
+//!   OS refuses to map (some FUSE file systems) fails with an error; the caller then falls back
+//!   to positional reads.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -53,8 +54,12 @@ pub(crate) fn with_window<R>(
     if len == 0 {
         return Ok(hash(&[]));
     }
-    let size = file.metadata().map_err(WindowError::Io)?.len();
-    if offset.checked_add(len).is_none_or(|end| end > size) {
+    let meta = file.metadata().map_err(WindowError::Io)?;
+    if !meta.is_file() {
+        // Only regular files are mapped; devices, pipes and the like are read.
+        return Err(WindowError::Unmappable);
+    }
+    if offset.checked_add(len).is_none_or(|end| end > meta.len()) {
         return Err(WindowError::Short);
     }
     let len = usize::try_from(len).map_err(|_| WindowError::Unmappable)?;

@@ -140,6 +140,17 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_special_file_is_read_not_mapped() {
+        // /dev/zero reports length 0: a mapped read must fall back to reading it rather than
+        // call it short or map it.
+        let file = File::open("/dev/zero").unwrap();
+        let chunks = collect(ReadMode::Mapped, &file, 0, 100_000).unwrap();
+        assert_eq!(chunks.concat(), vec![0u8; 100_000]);
+        assert_eq!(chunks.len(), 2, "read in {CHUNK}-byte chunks");
+    }
+
     #[test]
     fn a_range_past_the_end_is_unexpected_eof_in_both_modes() {
         let tmp = tempfile::NamedTempFile::new().unwrap();
