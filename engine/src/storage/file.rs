@@ -1,6 +1,6 @@
 //! File-system storage: positional I/O on the torrent's files.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -39,11 +39,14 @@ struct State {
     skipped: Vec<bool>,
     /// Open handles, most recently used at the back.
     open: VecDeque<(Handle, Arc<File>)>,
+    /// Files written since the last flush, whether their handle is still open or not: a
+    /// handle evicted from `open` is closed without an fsync, so flush must reopen it.
+    unsynced: BTreeSet<Handle>,
     capacity: usize,
     symlinks_done: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Handle {
     File(usize),
     Part,
@@ -69,6 +72,7 @@ impl FileStorage {
                 part_name,
                 skipped: vec![false; n],
                 open: VecDeque::new(),
+                unsynced: BTreeSet::new(),
                 capacity: DEFAULT_OPEN_FILES,
                 symlinks_done: false,
             }),
@@ -102,6 +106,13 @@ impl FileStorage {
     /// I/O error: the file may have been replaced, or space freed).
     fn evict(&self, h: Handle) {
         self.lock().open.retain(|(k, _)| *k != h);
+    }
+
+    /// Number of files (the part file included) written since the last successful
+    /// [`Storage::flush`], open or not: the files the next flush will fsync.
+    #[must_use]
+    pub fn unsynced_files(&self) -> usize {
+        self.lock().unsynced.len()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -226,6 +237,10 @@ impl Storage for FileStorage {
                 self.evict(h);
                 StorageError::io("write", path, e)
             })?;
+            // Marked after the write: a flush that took the set earlier cannot have synced
+            // this write, so the next one must. (The write is reported complete only after
+            // this, so a flush started after its completion always covers it.)
+            self.lock().unsynced.insert(h);
         }
         Ok(())
     }
@@ -259,12 +274,24 @@ impl Storage for FileStorage {
         Ok(out.freeze())
     }
 
+    /// Fsyncs every file written since the last flush, including files whose handle was
+    /// evicted from the cache (they are reopened: fsync covers the file, not the handle).
     fn flush(&self) -> Result<(), StorageError> {
-        let mut st = self.lock();
-        for (h, f) in &st.open {
-            f.sync_data()
-                .map_err(|e| StorageError::io("fsync", self.path_of(&st, *h), e))?;
+        let dirty: Vec<Handle> = std::mem::take(&mut self.lock().unsynced)
+            .into_iter()
+            .collect();
+        for (i, &h) in dirty.iter().enumerate() {
+            let synced = self.file(h, false).and_then(|(f, path)| {
+                f.sync_data()
+                    .map_err(|e| StorageError::io("fsync", path, e))
+            });
+            if let Err(e) = synced {
+                // Not synced: the next flush tries these again.
+                self.lock().unsynced.extend(&dirty[i..]);
+                return Err(e);
+            }
         }
+        let mut st = self.lock();
         if !st.symlinks_done {
             self.make_symlinks(&st)?;
             st.symlinks_done = true;
@@ -369,6 +396,7 @@ impl Storage for FileStorage {
     fn delete(&self) -> Result<(), StorageError> {
         let mut st = self.lock();
         st.open.clear();
+        st.unsynced.clear();
         let mut paths: Vec<PathBuf> = self
             .geometry
             .files()
@@ -513,6 +541,45 @@ mod tests {
         assert!(s.read(b).unwrap().iter().all(|&x| x == 4));
         s.delete().unwrap();
         assert!(!dir.path().join("t/b").exists());
+    }
+
+    #[test]
+    fn flush_syncs_files_whose_handle_was_evicted() {
+        let dir = tempfile::tempdir().unwrap();
+        // One handle: writing the second file evicts (closes) the first one unsynced.
+        let s = FileStorage::new(dir.path(), geo()).with_open_files(1);
+        s.write(
+            BlockRef::new(PieceIndex(0), 0, 16384),
+            Bytes::from(vec![1; 16384]),
+        )
+        .unwrap();
+        s.write(
+            BlockRef::new(PieceIndex(1), 0, 16384),
+            Bytes::from(vec![2; 16384]),
+        )
+        .unwrap();
+        assert_eq!(s.open_handles(), 1);
+        assert_eq!(
+            s.unsynced_files(),
+            2,
+            "the evicted file still needs its fsync"
+        );
+        s.flush().unwrap();
+        assert_eq!(s.unsynced_files(), 0);
+        // A failed fsync (the file vanished) keeps the file for the next flush.
+        s.write(
+            BlockRef::new(PieceIndex(0), 0, 16384),
+            Bytes::from(vec![3; 16384]),
+        )
+        .unwrap();
+        s.write(
+            BlockRef::new(PieceIndex(1), 0, 16384),
+            Bytes::from(vec![4; 16384]),
+        )
+        .unwrap();
+        fs::remove_file(dir.path().join("t/bin/run.sh")).unwrap();
+        assert!(s.flush().is_err());
+        assert!(s.unsynced_files() >= 1);
     }
 
     #[test]
