@@ -1942,19 +1942,21 @@ impl Driver {
         if let Some(d) = &mut self.dht {
             d.save(Instant::now());
         }
-        // Torrents still open (the deadline passed): write what we know.
+        // Queued disk jobs finish first, so the fsync in `resume::save` covers every write.
+        if let Some(p) = self.pools.take() {
+            p.join();
+        }
+        // Torrents still open (the deadline passed): write what we know (data fsynced first).
         for t in self.torrents.values().filter(|t| t.is_checked()) {
             let path = self.resume_path(t);
-            let _ = t.storage.flush();
-            let _ = resume::save(t, &path);
+            if let Err(e) = resume::save(t, &path) {
+                tracing::warn!("cannot write resume data {}: {e}", path.display());
+            }
         }
         for c in self.conns.iter_mut().flatten() {
             let _ = self.poll.registry().deregister(&mut c.stream);
         }
         self.conns.clear();
-        if let Some(p) = self.pools.take() {
-            p.join();
-        }
         let _ = self.signal.send(ShutdownComplete);
     }
 }

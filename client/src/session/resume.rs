@@ -6,7 +6,8 @@
 //! [`Config::resume_dir`](crate::Config::resume_dir) or, when that is `None`, `.freshet/`
 //! inside the torrent's save directory. The content is `freshet-engine`'s `ResumeRecord`
 //! (bencoded, format 1: verified pieces, stored blocks of unfinished pieces, size and mtime of
-//! every file, transfer totals), written atomically (temporary file, fsync, rename).
+//! every file, transfer totals), written atomically (temporary file, fsync, rename) after the
+//! data files were fsynced, so a record never claims data that is not durable.
 //!
 //! It is written every [`Config::resume_interval`](crate::Config::resume_interval) for
 //! running torrents, when a torrent completes, when it is closed (after its files are
@@ -77,8 +78,12 @@ pub(crate) fn load_metainfo(path: &Path, target: &InfoHashes) -> Option<TorrentM
     }
 }
 
-/// Writes the resume file of `t` to `path` (creating the directory).
+/// Writes the resume file of `t` to `path` (creating the directory), durably: first every
+/// data file written since the last flush is fsynced, then the record is taken (so every piece
+/// it claims was written before that fsync) and written atomically. A crash or power loss at
+/// any point leaves a record that claims only data that is on disk.
 pub(crate) fn save(t: &Torrent, path: &Path) -> std::io::Result<()> {
+    t.storage.flush().map_err(std::io::Error::other)?;
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
