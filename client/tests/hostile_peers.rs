@@ -11,7 +11,9 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use component_util::{add, client, make_torrent, sample_bytes, tree, wait_added, wait_complete};
+use component_util::{
+    add, client, make_torrent, rss_kib, sample_bytes, tree, wait_added, wait_complete,
+};
 use freshet_client::Request;
 use freshet_metainfo::Metainfo;
 use freshet_peerwire::{Handshake, PeerId, Reserved};
@@ -268,18 +270,6 @@ fn an_unrequested_block_does_not_corrupt_the_download() {
     p.extend_from_slice(&[0xaa; 16384]);
     let end = run_peer("unrequested block", &frame(7, &p), Duration::from_secs(5));
     eprintln!("unrequested block: connection {end:?} after 5 s");
-}
-
-/// Resident memory of this test process in KiB (Linux `/proc/self/status`).
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// A peer floods a Freshet seed with 100 000 valid requests and never reads the answers,

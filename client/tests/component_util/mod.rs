@@ -216,3 +216,15 @@ pub fn have_python_libtorrent() -> bool {
     }
     ok
 }
+
+/// Resident memory of this test process in KiB (Linux `/proc/self/status`; 0 if unreadable).
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
