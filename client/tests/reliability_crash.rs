@@ -8,10 +8,11 @@
 //! on disk. The bytes lost at each kill (sent during that run but not part of a piece that
 //! survived it) must stay within what the client could have had unverified:
 //!
-//! `in-flight bound = (ceil(pipeline / blocks per piece) + 2) pieces`, where the pipeline is
-//! the most requests the leecher keeps outstanding to one peer (the engine's `max_pipeline`,
-//! 500, which is also the seeder's advertised `reqq`), plus the piece being written and the
-//! piece being hashed. Pieces valid on disk but missing from a stale resume record are
+//! `in-flight bound = ceil(pipeline / blocks per piece) + 1 + 3 pieces`, where the pipeline
+//! is the most requests the leecher keeps outstanding to one peer (the engine's
+//! `max_pipeline`, 500, which is also the seeder's advertised `reqq`; the picker finishes
+//! started pieces first, so they cover consecutive pieces, plus one they straddle), plus whole
+//! pieces received but not yet written and verified (one per disk thread and one hashing). Pieces valid on disk but missing from a stale resume record are
 //! rechecked on restart, not downloaded again (a piece downloaded twice would show up as loss).
 //!
 //! The sizes come from the environment so `cargo xtask reliability` can run the heavy version
@@ -36,6 +37,9 @@ const PIECE: u64 = 256 * 1024;
 const BLOCK: u64 = 16 * 1024;
 /// The engine's `max_pipeline` default (and the seeder's advertised `reqq`).
 const PIPELINE: u64 = 500;
+/// Whole pieces received but not yet written and verified: one per disk thread (2) plus the
+/// one being hashed.
+const DISK_QUEUE: u64 = 3;
 const TICK: Duration = Duration::from_millis(50);
 
 #[test]
@@ -74,7 +78,7 @@ fn sigkill_at_random_moments_then_resume_finishes_with_bounded_waste() {
     fractions.sort_by(f64::total_cmp);
 
     let bpp = PIECE / BLOCK;
-    let bound_pieces = PIPELINE.div_ceil(bpp) + 2;
+    let bound_pieces = PIPELINE.div_ceil(bpp) + 1 + DISK_QUEUE;
     let mut valid_before: Vec<u64> = Vec::new();
     let mut sent_before = seeder_status(&seeder, sid).uploaded;
     let start_sent = sent_before;
@@ -265,8 +269,10 @@ fn spawn_leecher(torrent: &Path, dl: &Path, seed: std::net::SocketAddr, max_down
     }
 }
 
-/// The seeder's status, asked for now.
+/// The seeder's status, asked for now. Queued events (tick statuses) are dropped first, so
+/// the reply is not an old one.
 fn seeder_status(c: &ClientHandle, id: TorrentId) -> TorrentStatus {
+    while c.outbox().try_recv().is_ok() {}
     c.send(Request::Status { id: Some(id) }).unwrap();
     match wait_for(c, "status", |e| matches!(e, Event::Status(s) if s.id == id)) {
         Event::Status(s) => s,

@@ -1,5 +1,5 @@
 //! `cargo xtask reliability [--size-mib N] [--kills K] [--seed S] [--torrents N] [--peers N]
-//! [--requests N] [--max-down RATE] [--tmp DIR]`: the heavy versions of issue 9's crash,
+//! [--requests N] [--max-down RATE] [--tmp DIR] [--only crash|shutdown|load]`: the heavy versions of issue 9's crash,
 //! shutdown and load cases.
 //!
 //! The cases are the `freshet-client` integration tests `reliability_crash`,
@@ -19,7 +19,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 const USAGE: &str = "cargo xtask reliability [--size-mib N] [--kills K] [--seed S] \
-[--torrents N] [--peers N] [--requests N] [--max-down RATE] [--tmp DIR]";
+[--torrents N] [--peers N] [--requests N] [--max-down RATE] [--tmp DIR] \
+[--only crash|shutdown|load]";
 
 const TESTS: [&str; 3] = [
     "reliability_crash",
@@ -40,6 +41,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         ("FRESHET_RELIABILITY_STRICT", "1".into()),
     ];
     let mut tmp = Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir());
+    let mut only: Option<&str> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || {
@@ -57,6 +59,17 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "--max-down" => "FRESHET_RELIABILITY_MAX_DOWN",
             "--tmp" => {
                 tmp = Some(PathBuf::from(val()?));
+                continue;
+            }
+            "--only" => {
+                let v = val()?;
+                let name = format!("reliability_{v}");
+                only = Some(
+                    TESTS
+                        .into_iter()
+                        .find(|t| *t == name)
+                        .with_context(|| format!("--only crash|shutdown|load, not {v:?}"))?,
+                );
                 continue;
             }
             "-h" | "--help" => {
@@ -97,7 +110,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         println!("{k}={v}");
     }
     let mut failed = Vec::new();
-    for t in TESTS {
+    for t in TESTS.into_iter().filter(|t| only.is_none_or(|o| o == *t)) {
         // One test binary at a time, so the cases do not compete for the 2 cores.
         let mut cmd = Command::new("unshare");
         cmd.args([
