@@ -2,6 +2,9 @@
 //! written; once `ShutdownComplete` is on the signal box, the data and the resume record must
 //! be durable.
 //!
+//! A second run also saves resume data every 300 ms during the download; each record written
+//! after new data must follow a data fsync made after the previous record.
+//!
 //! The download runs in a child process (this test binary again) under
 //! `strace -f -y -e trace=pwrite64,fdatasync,fsync,rename,unlink`, so the order of the real
 //! system calls is checked: for every data file, its last write comes before its last fsync,
@@ -29,17 +32,36 @@ const FILE_LEN: usize = 320 * 1024;
 const CHILD_ENV: &str = "FRESHET_SHUTDOWN_CHILD_DIR";
 const MARKER: &str = "signal-received.marker";
 
+/// Only the final save: files whose handle the cache closed must still be fsynced.
 #[test]
 fn shutdown_while_writing_makes_data_and_resume_record_durable_before_the_signal() {
+    traced(
+        "shutdown_while_writing_makes_data_and_resume_record_durable_before_the_signal",
+        None,
+    );
+}
+
+/// With periodic saves every 300 ms during the download as well.
+#[test]
+fn periodic_resume_saves_follow_a_data_fsync() {
+    traced(
+        "periodic_resume_saves_follow_a_data_fsync",
+        Some(Duration::from_millis(300)),
+    );
+}
+
+/// Runs [`scenario`] in a child process (this test, `name`, again) under strace and checks the
+/// trace; without strace, runs it in-process.
+fn traced(name: &str, resume_interval: Option<Duration>) {
     if let Ok(dir) = std::env::var(CHILD_ENV) {
         // The child: run the scenario where the parent's strace sees it.
-        scenario(Path::new(&dir));
+        scenario(Path::new(&dir), resume_interval);
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     if !strace_works() {
         eprintln!("strace is not usable here: only the post-signal checks run");
-        scenario(dir.path());
+        scenario(dir.path(), resume_interval);
         return;
     }
     let log = dir.path().join("strace.log");
@@ -51,13 +73,7 @@ fn shutdown_while_writing_makes_data_and_resume_record_durable_before_the_signal
             "trace=pwrite64,fdatasync,fsync,rename,renameat,renameat2,unlink",
         ])
         .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "shutdown_while_writing_makes_data_and_resume_record_durable_before_the_signal",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
+        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
         .env(CHILD_ENV, dir.path())
         .status()
         .unwrap();
@@ -68,7 +84,7 @@ fn shutdown_while_writing_makes_data_and_resume_record_durable_before_the_signal
 
 /// Seeds a 40-file torrent in-process, downloads it at 4 MiB/s with a second client, and shuts
 /// that client down once 85% is verified, while blocks are still arriving.
-fn scenario(dir: &Path) {
+fn scenario(dir: &Path, resume_interval: Option<Duration>) {
     let full = dir.join("full");
     let files: Vec<(String, usize)> = (0..FILES)
         .map(|i| (format!("f{i:02}.bin"), FILE_LEN))
@@ -85,6 +101,9 @@ fn scenario(dir: &Path) {
         .listen_on("127.0.0.1:0".parse().unwrap())
         .with_tick(TICK);
     config.max_download_rate = 4 * 1024 * 1024;
+    if let Some(every) = resume_interval {
+        config.resume_interval = every;
+    }
     let leech = TorrentClient::spawn(config).unwrap();
     add(&leech, 1, &bytes, &dl, &[seed.listen_addrs()[0]]);
     let id = wait_added(&leech);
@@ -145,31 +164,81 @@ fn scenario(dir: &Path) {
     seed.join();
 }
 
+/// One traced system call: the trace lines where it started and where it returned (strace
+/// splits a call into `<unfinished ...>` and `<... resumed>` lines when threads interleave).
+struct Call<'a> {
+    start: usize,
+    end: usize,
+    /// The first line (name and arguments).
+    text: &'a str,
+    failed: bool,
+}
+
+fn calls(log: &str) -> Vec<Call<'_>> {
+    let mut open: std::collections::HashMap<&str, (usize, &str)> = Default::default();
+    let mut out = Vec::new();
+    for (i, line) in log.lines().enumerate() {
+        let pid = line.split_whitespace().next().unwrap_or("");
+        if line.ends_with("<unfinished ...>") {
+            open.insert(pid, (i, line));
+        } else if line.contains(" resumed>") {
+            if let Some((start, text)) = open.remove(pid) {
+                out.push(Call {
+                    start,
+                    end: i,
+                    text,
+                    failed: line.contains("= -1"),
+                });
+            }
+        } else {
+            out.push(Call {
+                start: i,
+                end: i,
+                text: line,
+                failed: line.contains("= -1"),
+            });
+        }
+    }
+    out.sort_by_key(|c| c.start);
+    out
+}
+
 /// Checks the order of the child's system calls (see the module docs).
 fn check_order(log: &str, dl: &Path) {
-    let lines: Vec<&str> = log.lines().collect();
-    let pos = |pred: &dyn Fn(&str) -> bool| -> Vec<usize> {
-        lines
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| pred(l) && !l.contains("<unfinished") && !l.contains("= -1"))
-            .map(|(i, _)| i)
-            .collect()
+    let calls = calls(log);
+    let find = |pred: &dyn Fn(&str) -> bool| -> Vec<&Call<'_>> {
+        calls.iter().filter(|c| !c.failed && pred(c.text)).collect()
     };
-    // The marker does not exist: its unlink fails with ENOENT, so `pos` would skip it.
-    let marker = lines
+    // The marker does not exist: its unlink fails with ENOENT.
+    let marker = calls
         .iter()
-        .position(|l| l.contains("unlink(") && l.contains(MARKER))
+        .find(|c| c.text.contains("unlink(") && c.text.contains(MARKER))
         .expect("the marker unlink is in the trace");
     // The leecher's record only (the seeder writes its own when it stops, later).
     let record_dir = format!("{}/.freshet/", dl.display());
     let renames =
-        pos(&|l| l.contains("rename") && l.contains(".resume.tmp") && l.contains(&record_dir));
+        find(&|l| l.contains("rename") && l.contains(".resume.tmp") && l.contains(&record_dir));
     let last_rename = *renames.last().expect("a resume record rename in the trace");
     assert!(
-        last_rename < marker,
+        last_rename.end < marker.start,
         "the resume record was renamed after the signal"
     );
+    // Every record written (periodic saves and the final one) after data was written follows
+    // a data fsync made after the previous record.
+    let data_dir = format!("<{}/multi/", dl.display());
+    let is_sync = |l: &str| l.contains("fdatasync(") || l.contains("fsync(");
+    let syncs = find(&|l| is_sync(l) && l.contains(&data_dir));
+    let writes = find(&|l| l.contains("pwrite64(") && l.contains(&data_dir));
+    let mut prev = 0;
+    for r in &renames {
+        let wrote = writes.iter().any(|w| w.end > prev && w.end < r.start);
+        assert!(
+            !wrote || syncs.iter().any(|x| x.start > prev && x.end < r.start),
+            "the resume record at trace line {} was not preceded by a data fsync",
+            r.start
+        );
+        prev = r.end;
+    }
     let data_files = data_files(dl);
     assert!(
         data_files.len() > 32,
@@ -178,33 +247,35 @@ fn check_order(log: &str, dl: &Path) {
     );
     for f in &data_files {
         let tag = format!("<{}>", f.display());
-        let writes = pos(&|l| l.contains("pwrite64(") && l.contains(&tag));
-        let syncs =
-            pos(&|l| (l.contains("fdatasync(") || l.contains("fsync(")) && l.contains(&tag));
-        let (Some(&last_write), Some(&last_sync)) = (writes.last(), syncs.last()) else {
-            panic!(
-                "{}: {} writes, {} fsyncs",
-                f.display(),
-                writes.len(),
-                syncs.len()
-            );
+        let last_write = writes
+            .iter()
+            .filter(|c| c.text.contains(&tag))
+            .map(|c| c.end)
+            .max();
+        let file_syncs: Vec<&&Call<'_>> = syncs.iter().filter(|c| c.text.contains(&tag)).collect();
+        let (Some(last_write), Some(last_sync)) = (last_write, file_syncs.last()) else {
+            panic!("{}: no write or no fsync in the trace", f.display());
         };
         assert!(
-            last_write < last_sync,
-            "{}: written after its last fsync",
+            last_write < last_sync.start,
+            "{}: written after its last fsync began",
             f.display()
         );
         assert!(
-            last_sync < last_rename,
+            last_sync.end < last_rename.start,
             "{}: fsynced only after the resume record was written",
             f.display()
         );
     }
     eprintln!(
-        "strace: {} data files, each written then fsynced before the resume record rename \
-         (line {last_rename}), which precedes the signal (line {marker}) of {} traced calls",
+        "strace: {} resume records written, each after a data fsync; {} data files, each \
+         written then fsynced before the last record rename (line {}), which precedes the \
+         signal (line {}) of {} traced calls",
+        renames.len(),
         data_files.len(),
-        lines.len()
+        last_rename.start,
+        marker.start,
+        calls.len()
     );
 }
 

@@ -29,7 +29,7 @@ use super::event::{Activity, Event, TorrentStatus, TrackerState};
 use super::fetch::{MetaFetch, Outcome};
 use super::limit::{self, Dir, Limits, MIN_GRANT};
 use super::meta::{MAX_TORRENT_FILE, TorrentMeta, torrent_file_bytes};
-use super::pools::{BatchWaker, Done, Job, Pools};
+use super::pools::{BatchWaker, Done, Job, Pools, ResumeJob};
 use super::request::{
     AddOptions, AfterMetadata, DataOnClose, Request, RequestId, TorrentId, TorrentSource,
     UseTrackers,
@@ -1410,24 +1410,35 @@ impl Driver {
     fn save_all_resume(&mut self) {
         let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
         for id in ids {
-            let Some(t) = self.torrents.get(&id) else {
-                continue;
-            };
-            if !t.is_running() || !t.is_checked() || !t.resume_changed() {
-                continue;
-            }
-            let path = self.resume_path(t);
-            match resume::save(t, &path) {
-                Ok(()) => {
-                    if let Some(t) = self.torrents.get_mut(&id) {
-                        t.mark_resume_saved();
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(torrent = %id, "cannot write resume data {}: {e}", path.display());
-                }
+            if self
+                .torrents
+                .get(&id)
+                .is_some_and(|t| t.is_running() && t.resume_changed())
+            {
+                self.queue_resume_save(id);
             }
         }
+    }
+
+    /// Queues a durable resume save of `id` on the resume writer (data fsync, then the
+    /// record), off this thread. It counts as a pending job, so a close waits for it.
+    fn queue_resume_save(&mut self, id: TorrentId) {
+        let Some(t) = self.torrents.get(&id).filter(|t| t.is_checked()) else {
+            return;
+        };
+        let path = self.resume_path(t);
+        let (Some(pools), Some(t)) = (&self.pools, self.torrents.get_mut(&id)) else {
+            return;
+        };
+        pools.save_resume(ResumeJob {
+            torrent: id,
+            storage: Arc::clone(&t.storage),
+            geometry: Arc::clone(t.geometry()),
+            record: t.resume_snapshot(),
+            path,
+        });
+        t.pending_jobs += 1;
+        t.mark_resume_saved();
     }
 
     // ---- timers ----
@@ -1584,16 +1595,7 @@ impl Driver {
                         dial_after |= matches!(e, Event::Checked { .. });
                         self.emit(e);
                     }
-                    Action::SaveResume => {
-                        if let Some(t) = self.torrents.get(&id)
-                            && t.is_checked()
-                        {
-                            let path = self.resume_path(t);
-                            if let Err(e) = resume::save(t, &path) {
-                                tracing::warn!("cannot write resume data {}: {e}", path.display());
-                            }
-                        }
-                    }
+                    Action::SaveResume => self.queue_resume_save(id),
                     Action::TrackerHttp { tracker, url } => self.tracker_http(id, tracker, url),
                     Action::TrackerUdp {
                         tracker,

@@ -1,15 +1,20 @@
-//! The disk I/O pool and the hashing pool: plain threads taking jobs from a channel and
-//! sending completions back to the network thread (which a [`mio::Waker`] wakes at once).
+//! The disk I/O pool, the hashing pool and the resume writer: plain threads taking jobs from a
+//! channel and sending completions back to the network thread (which a [`mio::Waker`] wakes at
+//! once). Periodic resume saves run on the resume writer, one at a time, because they fsync
+//! the torrent's data files and the record: blocking work that must not stall the network
+//! thread.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use freshet_engine::{DiskCompletion, DiskJob, Geometry, Storage, run_job};
+use freshet_engine::{DiskCompletion, DiskJob, Geometry, ResumeRecord, Storage, run_job};
 use mio::Waker;
 
 use super::request::TorrentId;
+use super::resume;
 
 /// One unit of work for a pool.
 pub(crate) struct Job {
@@ -17,6 +22,17 @@ pub(crate) struct Job {
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) geometry: Arc<Geometry>,
     pub(crate) job: DiskJob,
+}
+
+/// A resume record to make durable (see [`resume::write_durably`]). Its completion is a
+/// `DiskCompletion::Done { job: "resume", .. }` carrying the data flush's result.
+pub(crate) struct ResumeJob {
+    pub(crate) torrent: TorrentId,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) geometry: Arc<Geometry>,
+    /// The engine's record, taken on the network thread when the job was queued.
+    pub(crate) record: ResumeRecord,
+    pub(crate) path: PathBuf,
 }
 
 /// A finished job.
@@ -55,15 +71,16 @@ impl BatchWaker {
     }
 }
 
-/// The two pools.
+/// The two pools and the resume writer.
 pub(crate) struct Pools {
     disk: Option<Sender<Job>>,
     hash: Option<Sender<Job>>,
+    resume: Option<Sender<ResumeJob>>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl Pools {
-    /// Starts `disk_threads` disk workers and `hash_threads` hash workers.
+    /// Starts `disk_threads` disk workers, `hash_threads` hash workers and the resume writer.
     pub(crate) fn start(
         disk_threads: usize,
         hash_threads: usize,
@@ -88,9 +105,18 @@ impl Pools {
                 );
             }
         }
+        let (resume_tx, resume_rx) = crossbeam_channel::unbounded();
+        let done = done.clone();
+        let waker = waker.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("freshet-resume".into())
+                .spawn(move || resume_writer(&resume_rx, &done, &waker))?,
+        );
         Ok(Self {
             disk: Some(disk_tx),
             hash: Some(hash_tx),
+            resume: Some(resume_tx),
             threads,
         })
     }
@@ -110,10 +136,19 @@ impl Pools {
         }
     }
 
+    /// Queues a resume save on the resume writer.
+    pub(crate) fn save_resume(&self, job: ResumeJob) {
+        if let Some(tx) = &self.resume {
+            // The writer only stops when this sender is dropped.
+            let _ = tx.send(job);
+        }
+    }
+
     /// Stops the workers after they finish queued jobs, and waits for them.
     pub(crate) fn join(mut self) {
         self.disk = None;
         self.hash = None;
+        self.resume = None;
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -127,6 +162,26 @@ fn worker(rx: &Receiver<Job>, done: &Sender<Done>, waker: &BatchWaker) {
             .send(Done {
                 torrent: job.torrent,
                 completion,
+            })
+            .is_err()
+        {
+            return;
+        }
+        waker.wake();
+    }
+}
+
+fn resume_writer(rx: &Receiver<ResumeJob>, done: &Sender<Done>, waker: &BatchWaker) {
+    while let Ok(job) = rx.recv() {
+        let result =
+            resume::write_durably(job.storage.as_ref(), &job.geometry, job.record, &job.path);
+        if done
+            .send(Done {
+                torrent: job.torrent,
+                completion: DiskCompletion::Done {
+                    job: "resume",
+                    result,
+                },
             })
             .is_err()
         {

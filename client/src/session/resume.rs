@@ -10,7 +10,7 @@
 //! data files were fsynced, so a record never claims data that is not durable.
 //!
 //! It is written every [`Config::resume_interval`](crate::Config::resume_interval) for
-//! running torrents, when a torrent completes, when it is closed (after its files are
+//! running torrents (on the resume writer thread, off the network thread), when a torrent completes, when it is closed (after its files are
 //! flushed) and on shutdown; it is never written before the check of existing data has
 //! finished. On add, a record whose info-hash and piece count match is used: pieces of files
 //! whose size and mtime are unchanged are trusted, the rest are rechecked. Closing a torrent
@@ -23,7 +23,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use freshet_engine::{ResumeRecord, matches_target, save_atomic};
+use freshet_engine::{Geometry, ResumeRecord, Storage, StorageError, matches_target, save_atomic};
 use freshet_metainfo::{InfoHashV1, InfoHashes};
 
 use super::meta::{MAX_TORRENT_FILE, TorrentMeta, torrent_file_bytes};
@@ -78,16 +78,38 @@ pub(crate) fn load_metainfo(path: &Path, target: &InfoHashes) -> Option<TorrentM
     }
 }
 
-/// Writes the resume file of `t` to `path` (creating the directory), durably: first every
-/// data file written since the last flush is fsynced, then the record is taken (so every piece
-/// it claims was written before that fsync) and written atomically. A crash or power loss at
-/// any point leaves a record that claims only data that is on disk.
+/// Writes the resume file of `t` to `path` (creating the directory), durably: see
+/// [`write_durably`]. Used where the torrent is already drained (close, move, shutdown);
+/// periodic saves go through the resume writer thread instead.
 pub(crate) fn save(t: &Torrent, path: &Path) -> std::io::Result<()> {
-    t.storage.flush().map_err(std::io::Error::other)?;
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
+    write_durably(t.storage.as_ref(), t.geometry(), t.resume_snapshot(), path)
+        .map_err(std::io::Error::other)
+}
+
+/// Makes `record` durable at `path`: first every data file written since the last flush is
+/// fsynced (so every piece the record claims, whose writes completed before it was taken, is
+/// on disk), then the file stats are taken and the record is written atomically. A crash or
+/// power loss at any point leaves a record that claims only data that is on disk.
+///
+/// # Errors
+/// The data flush failed (a storage failure of the torrent). A failure to write the record
+/// itself is only logged: the previous record stays valid, and the next save tries again.
+pub(crate) fn write_durably(
+    storage: &dyn Storage,
+    geometry: &Geometry,
+    mut record: ResumeRecord,
+    path: &Path,
+) -> Result<(), StorageError> {
+    storage.flush()?;
+    record.capture_file_stats(storage, geometry);
+    let written = path
+        .parent()
+        .map_or(Ok(()), fs::create_dir_all)
+        .and_then(|()| save_atomic(path, &record.encode()));
+    if let Err(e) = written {
+        tracing::warn!("cannot write resume data {}: {e}", path.display());
     }
-    save_atomic(path, &t.resume_record().encode())
+    Ok(())
 }
 
 /// Reads the resume record at `path`, if there is a readable one.

@@ -324,11 +324,9 @@ impl Torrent {
         self.saved_at = Some((s.pieces_have, s.downloaded, s.uploaded));
     }
 
-    /// A resume record with current file stats (call after a flush for exact stats).
-    pub(crate) fn resume_record(&self) -> ResumeRecord {
-        let mut r = self.engine.resume_record();
-        r.capture_file_stats(self.storage.as_ref(), self.geometry());
-        r
+    /// The engine's resume record without file stats (the writer takes them after its flush).
+    pub(crate) fn resume_snapshot(&self) -> ResumeRecord {
+        self.engine.resume_record()
     }
 
     /// The status record.
