@@ -200,7 +200,7 @@ fn make(root: &Path, i: usize) -> (Vec<u8>, InfoHashV1, bool) {
         let len = if i % 5 == 1 {
             1 << 20
         } else {
-            16 * 1024 << (i % 5)
+            (16 * 1024) << (i % 5)
         };
         std::fs::create_dir_all(&src).unwrap();
         let top = src.join(&name);
