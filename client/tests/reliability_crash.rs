@@ -8,12 +8,15 @@
 //! on disk. The bytes lost at each kill (sent during that run but not part of a piece that
 //! survived it) must stay within what the client could have had unverified:
 //!
-//! `in-flight bound = ceil(pipeline / blocks per piece) + 1 + 3 pieces`, where the pipeline
-//! is the most requests the leecher keeps outstanding to one peer (the engine's
-//! `max_pipeline`, 500, which is also the seeder's advertised `reqq`; the picker finishes
-//! started pieces first, so they cover consecutive pieces, plus one they straddle), plus whole
-//! pieces received but not yet written and verified (one per disk thread and one hashing). Pieces valid on disk but missing from a stale resume record are
-//! rechecked on restart, not downloaded again (a piece downloaded twice would show up as loss).
+//! `in-flight bound = ceil(pipeline / blocks per piece) + 1 + 3 pieces`. The pipeline is the
+//! most requests the leecher keeps outstanding to one peer (the engine's `max_pipeline`, 500,
+//! which is also the seeder's advertised `reqq`); the picker requests every block of a started
+//! piece before it starts another, so those requests cover at most `ceil(500 / 16) + 1`
+//! pieces. The `3` allows for whole pieces received but not yet written and verified: the disk
+//! and hash queues are not bounded by configuration, but at these rates (hashing runs at about
+//! 1 GB/s) they hold at most a piece or two. Pieces valid on disk but missing from a stale
+//! resume record are rechecked on restart, not downloaded again (a piece downloaded twice
+//! would show up as loss).
 //!
 //! The sizes come from the environment so `cargo xtask reliability` can run the heavy version
 //! (256 MiB, 5 kills): `FRESHET_RELIABILITY_SIZE_MIB` (default 32), `FRESHET_RELIABILITY_KILLS`
@@ -37,8 +40,8 @@ const PIECE: u64 = 256 * 1024;
 const BLOCK: u64 = 16 * 1024;
 /// The engine's `max_pipeline` default (and the seeder's advertised `reqq`).
 const PIPELINE: u64 = 500;
-/// Whole pieces received but not yet written and verified: one per disk thread (2) plus the
-/// one being hashed.
+/// Allowance for whole pieces received but not yet written and verified (queued for the disk
+/// and hash pools).
 const DISK_QUEUE: u64 = 3;
 const TICK: Duration = Duration::from_millis(50);
 
