@@ -1,14 +1,16 @@
 //! Issue 9, load: one client with many torrents (mixed sizes: mostly small single files, every
 //! tenth with 50 files, every fifth seeded from data already on disk, the rest without data)
-//! and many peer connections (raw TCP peers on 127.0.0.1 that complete the handshake for one
-//! of the torrents each and then stay idle) must stay responsive on its inbox.
+//! and many peer connections must stay responsive on its inbox. Half the connections are a
+//! second Freshet client downloading seeded torrents (rate-limited so the transfers last
+//! through the measurement); the other half are raw TCP peers on 127.0.0.1 that complete the
+//! handshake for one torrent each and then stay idle.
 //!
 //! Latency is measured from `send` on the inbox to the correlated event on the outbox:
 //! `Status` and `Details` (answered by a status event, `Details` with its file list), `Pause`
 //! (a status event saying paused) and `Resume` (one saying not paused). The tick is set to a
 //! minute so no unrequested status event can be mistaken for a reply. Memory per idle torrent
 //! is the growth of this process's RSS while the torrents are added and checked, divided by
-//! their number.
+//! their number; memory per idle connection likewise while the raw peers connect.
 //!
 //! The reduced version runs in CI (100 torrents, 50 peers, 400 requests; p99 must be under
 //! 1 s so a busy CI machine cannot fail it falsely). `cargo xtask reliability` runs the issue's
@@ -87,21 +89,50 @@ fn a_client_with_many_torrents_and_peers_answers_its_inbox_quickly() {
         }
     }
     let add_time = started.elapsed();
-    // Only the info-hashes are needed from here on.
-    let hashes: Vec<InfoHashV1> = made.into_iter().map(|m| m.1).collect();
     let rss_added = rss_kib();
+    // Half the peers (at most one per seeded torrent) are a second client downloading the
+    // seeded torrents from this one, slowly enough (about 100 KiB/s each) that the transfers
+    // last through the measurement; the others are raw peers.
+    let active = seeded.min(peers / 2);
+    let seeded_bytes: Vec<Vec<u8>> = made
+        .iter()
+        .filter(|m| m.2)
+        .take(active)
+        .map(|m| m.0.clone())
+        .collect();
+    let hashes: Vec<InfoHashV1> = made.into_iter().map(|m| m.1).collect();
 
-    // Peers: each completes the handshake for one torrent and stays connected, idle.
+    // Raw peers: each completes the handshake for one torrent and stays connected, idle.
     let listen = c.listen_addrs()[0];
+    let raw = peers - active;
     let mut conns = Vec::new();
-    for j in 0..peers {
+    for j in 0..raw {
         let info_hash = hashes[(j * 7) % torrents];
         if let Some(s) = raw_peer(listen, info_hash, j) {
             conns.push(s);
         }
     }
+    connected_peers(&c, raw);
+    let rss_raw = rss_kib();
+
+    let mut leech_config = Config::default()
+        .listen_on("127.0.0.1:0".parse().unwrap())
+        .with_tick(Duration::from_secs(60));
+    leech_config.max_download_rate = active as u64 * 100 * 1024;
+    let leech = TorrentClient::spawn(leech_config).unwrap();
+    for (i, bytes) in seeded_bytes.iter().enumerate() {
+        leech
+            .send(Request::AddTorrent {
+                request_id: Some(RequestId(i as u64)),
+                source: TorrentSource::Bytes(bytes.clone()),
+                options: AddOptions::save_to(dir.path().join("leech"))
+                    .with_trackers(UseTrackers::Never)
+                    .with_peer(listen),
+            })
+            .unwrap();
+    }
     let client_peers = connected_peers(&c, peers);
-    let rss_peers = rss_kib();
+    let leech_before = downloaded(&leech);
 
     // Inbox latency.
     let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -151,24 +182,30 @@ fn a_client_with_many_torrents_and_peers_answers_its_inbox_quickly() {
         }
         lat.push(t0.elapsed());
     }
+    let leech_during = downloaded(&leech) - leech_before;
     lat.sort();
     let pct = |p: usize| lat[(lat.len() * p / 100).min(lat.len() - 1)];
     let (p50, p99, max) = (pct(50), pct(99), lat[lat.len() - 1]);
     let still_open = conns.iter().filter(|s| is_open(s)).count();
     let per_torrent = rss_added.saturating_sub(rss_before) as f64 / torrents as f64;
+    let per_peer = rss_raw.saturating_sub(rss_added) as f64 / raw.max(1) as f64;
     eprintln!(
         "RELIABILITY load: {torrents} torrents ({seeded} seeded from disk) added and checked \
-         in {:.2} s; {} raw peers handshaken, {client_peers} connected per the client, \
-         {still_open} still open at the end; {requests} inbox requests: p50 {:.2} ms, \
-         p99 {:.2} ms, max {:.2} ms; RSS {rss_before} -> {rss_added} KiB with the torrents \
-         ({per_torrent:.1} KiB per idle torrent) -> {rss_peers} KiB with the peers",
+         in {:.2} s; {} raw peers handshaken + {active} torrents being downloaded by a second \
+         client = {client_peers} peers per the client, {still_open} raw still open at the \
+         end; {requests} inbox requests while the second client downloaded {leech_during} B: \
+         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; RSS {rss_before} -> {rss_added} KiB with \
+         the torrents ({per_torrent:.1} KiB per idle torrent) -> {rss_raw} KiB with the raw \
+         peers ({per_peer:.1} KiB per idle connection)",
         add_time.as_secs_f64(),
         conns.len(),
         ms(p50),
         ms(p99),
         ms(max),
     );
-    assert_eq!(conns.len(), peers, "every raw peer got a handshake back");
+    assert_eq!(conns.len(), raw, "every raw peer got a handshake back");
+    assert_eq!(still_open, raw, "the raw peers stay connected");
+    assert!(leech_during > 0, "the transfers ran during the measurement");
     assert_eq!(client_peers, peers, "the client kept every peer");
     let limit = if strict {
         Duration::from_millis(50)
@@ -177,6 +214,7 @@ fn a_client_with_many_torrents_and_peers_answers_its_inbox_quickly() {
     };
     assert!(p99 < limit, "p99 inbox latency {p99:?} (limit {limit:?})");
     drop(conns);
+    leech.join();
     c.join();
 }
 
@@ -265,6 +303,19 @@ fn connected_peers(c: &ClientHandle, want: usize) -> usize {
             return total;
         }
     }
+}
+
+/// Payload bytes downloaded by every torrent of `c` in this session.
+fn downloaded(c: &ClientHandle) -> u64 {
+    while c.outbox().try_recv().is_ok() {}
+    c.send(Request::Status { id: None }).unwrap();
+    let mut total = 0;
+    while let Ok(e) = c.next_event(Duration::from_millis(200)) {
+        if let Event::Status(s) = e {
+            total += s.downloaded;
+        }
+    }
+    total
 }
 
 fn ms(d: Duration) -> f64 {
