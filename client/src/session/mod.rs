@@ -6,7 +6,7 @@
 //!   ------------                       --------------------                -----
 //!   inbox   ──Request──▶ (waker) ──▶  requests, listener, peers,  ──jobs──▶ disk I/O
 //!   control ──Control──▶ (waker) ──▶  torrents, tick, trackers    ◀─done──  hashing
-//!   outbox  ◀──Event────────────────  (status every tick)          (waker)
+//!   outbox  ◀──Event────────────────  (status every tick)          (waker)   resume writer
 //!   signal  ◀──ShutdownComplete─────  (once, after flush + resume data)
 //! ```
 //!

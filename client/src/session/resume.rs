@@ -10,11 +10,13 @@
 //! data files were fsynced, so a record never claims data that is not durable.
 //!
 //! It is written every [`Config::resume_interval`](crate::Config::resume_interval) for
-//! running torrents (on the resume writer thread, off the network thread), when a torrent completes, when it is closed (after its files are
-//! flushed) and on shutdown; it is never written before the check of existing data has
-//! finished. On add, a record whose info-hash and piece count match is used: pieces of files
-//! whose size and mtime are unchanged are trusted, the rest are rechecked. Closing a torrent
-//! with `DataOnClose::Delete` removes the file.
+//! running torrents and when a torrent completes (both on the resume writer thread, off the
+//! network thread), when it is closed (after its files are flushed) and on shutdown; it is
+//! never written before the check of existing data has finished. On add, a record whose
+//! info-hash and piece count match is used: pieces of files whose size and mtime are unchanged
+//! are trusted, the rest are rechecked. After a crash the files being written have a newer
+//! mtime than the record, so their pieces are rechecked, never downloaded again. Closing a
+//! torrent with `DataOnClose::Delete` removes the file.
 //!
 //! A torrent added as a magnet link also keeps `<info-hash hex>.torrent` there once its
 //! metadata is fetched (the info dictionary verbatim, with the magnet's trackers); adding the
