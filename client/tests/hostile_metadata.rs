@@ -14,7 +14,9 @@ use std::net::{SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use component_util::{add, client, make_torrent, tree, wait_added, wait_complete, wait_for};
+use component_util::{
+    add, client, make_torrent, rss_kib, tree, wait_added, wait_complete, wait_for,
+};
 use freshet_client::{AddOptions, Event, Request, RequestId, TorrentSource, UseTrackers};
 use freshet_metainfo::{InfoHashV1, Metainfo};
 use freshet_peerwire::{
@@ -150,17 +152,6 @@ impl Raw {
             }
         }
     }
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// A seeding Freshet client of a fresh torrent: (client, torrent bytes, source dir, tempdir).
