@@ -500,6 +500,53 @@ fn freshet_download_of_a_bare_magnet_finds_peers_through_dht_bootstrap() {
 }
 
 #[test]
+fn freshet_show_fetch_of_a_bare_magnet_finds_the_metadata_through_dht_bootstrap() {
+    use std::process::Command;
+
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "show-dht", &[("", 300_000)], 16 * 1024, false);
+    let original = Metainfo::from_bytes(&bytes).unwrap();
+    let info_hash = original.info_hashes.v1.unwrap();
+    let router = dht_client(None, None);
+    let router_addr = router.dht_addrs()[0];
+    let helpers: Vec<ClientHandle> = (0..3)
+        .map(|_| dht_client(Some(router_addr), None))
+        .collect();
+    for n in &helpers {
+        wait_dht(n, "a bootstrapped table", |s| s.lookups_done >= 1);
+    }
+    let seeder = dht_client(Some(router_addr), None);
+    add(&seeder, 1, &bytes, &src, &[]);
+    let sid = wait_added(&seeder);
+    wait_complete(&seeder, sid);
+    wait_dht(&seeder, "an announce", |s| {
+        s.last_lookup.is_some_and(|l| l.announced_to > 0)
+    });
+
+    // A bare magnet: no tracker, no x.pe, no --peer; only the DHT can find the seeder.
+    let saved = dir.path().join("fetched.torrent");
+    let started = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_freshet"))
+        .arg("show")
+        .arg(format!("magnet:?xt=urn:btih:{}", info_hash.to_hex()))
+        .args(["--fetch", "--json", "--timeout", "60"])
+        .args(["--dht-bootstrap", &router_addr.to_string()])
+        .arg("--save")
+        .arg(&saved)
+        .output()
+        .unwrap();
+    println!("freshet show --fetch via DHT: {:?}", started.elapsed());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "show --fetch failed: {err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["name"], "show-dht", "{v}");
+    assert_eq!(v["info_hash"], info_hash.to_hex(), "{v}");
+    let fetched = Metainfo::from_bytes(&std::fs::read(&saved).unwrap()).unwrap();
+    assert_eq!(fetched.info_bytes, original.info_bytes);
+}
+
+#[test]
 fn magnet_finds_its_seeder_over_an_ipv6_dht_on_loopback() {
     let v6 = |bootstrap: Option<SocketAddr>| {
         let mut dht =

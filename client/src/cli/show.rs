@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use freshet_metainfo::{Magnet, Metainfo};
 use serde_json::{Value, json};
 
+use super::transfer::DhtArgs;
 use super::{CliError, human_size, load_torrent};
 
 /// Arguments of `freshet show`.
@@ -34,6 +35,10 @@ pub(crate) struct Args {
     /// With `--fetch`: give up after this many seconds (exit code 1).
     #[arg(long, value_name = "S", default_value_t = 60, requires = "fetch")]
     timeout: u64,
+    /// With `--fetch`: the DHT flags of `download` (`--dht-bootstrap`, `--no-dht`,
+    /// `--offline`).
+    #[command(flatten)]
+    dht: DhtArgs,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
@@ -69,7 +74,10 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
 /// `--fetch`: runs a client component until the magnet's metadata arrives (or the timeout),
 /// prints it like a `.torrent`, and writes it with `--save`.
 fn show_fetched(args: &Args, uri: &str) -> Result<ExitCode, CliError> {
-    let bytes = fetch_metadata(uri, &args.peers, Duration::from_secs(args.timeout))?;
+    let config = freshet_client::Config::default()
+        .with_tick(Duration::from_secs(1))
+        .with_dht(args.dht.config());
+    let bytes = fetch_metadata(config, uri, &args.peers, Duration::from_secs(args.timeout))?;
     let meta = Metainfo::from_bytes(&bytes)
         .map_err(|e| CliError::with_code(format!("fetched metadata is unusable: {e}"), 1))?;
     if let Some(path) = &args.save {
@@ -88,10 +96,16 @@ fn show_fetched(args: &Args, uri: &str) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `.torrent` bytes of a magnet link, fetched by a client component that saves nothing.
-fn fetch_metadata(uri: &str, peers: &[SocketAddr], timeout: Duration) -> Result<Vec<u8>, CliError> {
+/// The `.torrent` bytes of a magnet link, fetched by a client component (run with `config`)
+/// that saves nothing.
+fn fetch_metadata(
+    config: freshet_client::Config,
+    uri: &str,
+    peers: &[SocketAddr],
+    timeout: Duration,
+) -> Result<Vec<u8>, CliError> {
     use freshet_client::{
-        AddOptions, AfterMetadata, Config, Event, Request, RequestId, TorrentClient, TorrentSource,
+        AddOptions, AfterMetadata, Event, Request, RequestId, TorrentClient, TorrentSource,
     };
     let failed = |what: String| CliError::with_code(what, 1);
     // Nothing is written: the save directory is only a label for a torrent that never opens.
@@ -100,7 +114,7 @@ fn fetch_metadata(uri: &str, peers: &[SocketAddr], timeout: Duration) -> Result<
     for p in peers {
         options = options.with_peer(*p);
     }
-    let client = TorrentClient::spawn(Config::default().with_tick(Duration::from_secs(1)))
+    let client = TorrentClient::spawn(config)
         .map_err(|e| failed(format!("cannot start the client: {e}")))?;
     client
         .send(Request::AddTorrent {
