@@ -27,6 +27,7 @@ use super::conn::{Conn, Direction, Phase, ReadOutcome, WRITE_HIGH_WATER};
 use super::dht::{DHT4, DHT6, DhtNode, Need, Want};
 use super::event::{Activity, Event, TorrentStatus, TrackerState};
 use super::fetch::{MetaFetch, Outcome};
+use super::handover::Handover;
 use super::limit::{self, Dir, Limits, MIN_GRANT};
 use super::meta::{MAX_TORRENT_FILE, TorrentMeta, torrent_file_bytes};
 use super::pools::{BatchWaker, Done, Job, Pools, ResumeJob};
@@ -727,7 +728,8 @@ impl Driver {
                 c.closing = Some("no extension protocol: cannot fetch metadata".into());
             } else {
                 c.phase = Phase::Established;
-                f.handle_connected(idx, c.addr).encode(&mut c.wbuf);
+                f.handle_connected(idx, c.addr, hs.peer_id, hs.reserved)
+                    .encode(&mut c.wbuf);
             }
             return;
         }
@@ -743,17 +745,38 @@ impl Driver {
             c.closing = Some("connected to ourselves".into());
             return;
         }
+        self.register_peer(now, idx, hs.peer_id, hs.reserved);
+    }
+
+    /// Registers the handshaken connection `idx` with its torrent's engine: the normal
+    /// post-handshake sequence (our bitfield or have-none, allowed-fast, our extension
+    /// handshake) follows. Returns the engine's key, or `None` if the connection was refused
+    /// (it is then marked closing).
+    fn register_peer(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        peer_id: PeerId,
+        reserved: Reserved,
+    ) -> Option<PeerKey> {
+        let Some(Some(c)) = self.conns.get_mut(idx) else {
+            return None;
+        };
+        let Some(t) = c.torrent.and_then(|id| self.torrents.get_mut(&id)) else {
+            c.closing = Some("torrent gone".into());
+            return None;
+        };
         let info = PeerInfo {
             addr: Some(c.addr),
-            id: Some(hs.peer_id),
-            fast: if hs.reserved.contains(Reserved::FAST) {
+            id: Some(peer_id),
+            fast: if reserved.contains(Reserved::FAST) {
                 FastExtension::Enabled
             } else {
                 FastExtension::Disabled
             },
             reqq: None,
         };
-        let extensions = hs.reserved.contains(Reserved::EXTENSION_PROTOCOL).then(|| {
+        let extensions = reserved.contains(Reserved::EXTENSION_PROTOCOL).then(|| {
             let mut h = ExtendedHandshake::default();
             h.client = Some(concat!("Freshet ", env!("CARGO_PKG_VERSION")).to_owned());
             h.request_queue = Some(OUR_REQQ);
@@ -769,12 +792,16 @@ impl Driver {
                 if c.direction == Direction::Outgoing {
                     t.addr_connected(c.addr);
                 }
-                if self.dht.is_some() && hs.reserved.contains(Reserved::DHT) {
+                if self.dht.is_some() && reserved.contains(Reserved::DHT) {
                     self.dht_ports_due.push((idx, c.addr));
                 }
                 self.by_peer.insert((t.id, key), idx);
+                Some(key)
             }
-            Err(e) => c.closing = Some(format!("refused: {e}")),
+            Err(e) => {
+                c.closing = Some(format!("refused: {e}"));
+                None
+            }
         }
     }
 
@@ -1272,22 +1299,19 @@ impl Driver {
         self.pump_fetch_trackers(now, id);
     }
 
-    /// The metadata of a magnet link arrived: the fetch becomes a torrent with the same id.
+    /// The metadata of a magnet link arrived: the fetch becomes a torrent with the same id,
+    /// and its live connections are handed over to it (see [`Self::hand_over`]).
     fn finish_fetch(&mut self, now: Instant, id: TorrentId, info: &[u8]) {
-        let Some(f) = self.fetches.remove(&id) else {
+        let Some(mut f) = self.fetches.remove(&id) else {
             return;
         };
-        for c in self.conns.iter_mut().flatten() {
-            if c.torrent == Some(id) && c.closing.is_none() {
-                c.closing = Some("metadata complete; reconnecting as a torrent".into());
-                c.handoff = true;
-            }
-        }
+        let handovers = f.take_handovers();
         self.emit(Event::MetadataReceived {
             id,
             torrent: torrent_file_bytes(info, &f.trackers),
         });
         if f.options.after_metadata == AfterMetadata::Stop {
+            self.close_fetch_conns(id, "metadata complete; stopping");
             self.by_hash.remove(&f.info_hash);
             self.emit(Event::Closed { id });
             return;
@@ -1306,9 +1330,11 @@ impl Driver {
                 let mut options = f.options.clone();
                 options.peers = addrs;
                 self.open_torrent(now, id, meta, options);
+                self.hand_over(now, id, handovers);
                 self.dial(now);
             }
             Err(what) => {
+                self.close_fetch_conns(id, "unusable metadata");
                 self.by_hash.remove(&f.info_hash);
                 self.emit(Event::Error {
                     id,
@@ -1316,6 +1342,72 @@ impl Driver {
                     location: "metadata".into(),
                 });
                 self.emit(Event::Closed { id });
+            }
+        }
+    }
+
+    /// Hands a finished fetch's connections to the torrent `id` that replaces it: each live,
+    /// handshaken one is registered with the engine (our bitfield or have-none and extension
+    /// handshake follow, as after any handshake), then what the peer said during the fetch
+    /// (its bitfield/haves, choke state, extension handshake) is replayed, then any messages
+    /// still buffered are processed. Dials still handshaking carry on as the torrent's own.
+    /// Closing and redialling instead raced the remote's duplicate-peer check (libtorrent
+    /// dropped the new connection while the old one was still open). A connection whose replay
+    /// log overflowed is closed and redialled at once.
+    fn hand_over(&mut self, now: Instant, id: TorrentId, handovers: Vec<Handover>) {
+        if !self.torrents.contains_key(&id) {
+            self.close_fetch_conns(id, "torrent did not open");
+            return;
+        }
+        for h in handovers {
+            let live = matches!(self.conns.get(h.conn), Some(Some(c))
+                if c.torrent == Some(id) && c.closing.is_none() && c.peer.is_none()
+                    && c.phase == Phase::Established);
+            if !live {
+                continue;
+            }
+            let (conn, peer_id, reserved) = (h.conn, h.peer_id, h.reserved);
+            let Some(replay) = h.into_replay() else {
+                if let Some(Some(c)) = self.conns.get_mut(conn) {
+                    c.closing = Some("too much said during the metadata fetch; reconnecting".into());
+                    c.handoff = true;
+                }
+                continue;
+            };
+            let Some(key) = self.register_peer(now, conn, peer_id, reserved) else {
+                continue;
+            };
+            if let Some(t) = self.torrents.get_mut(&id) {
+                for m in replay {
+                    t.handle_message(now, key, m);
+                }
+            }
+            // Messages that came in with (or after) the last metadata piece.
+            self.process_input(now, conn);
+        }
+        // Our dials that were still handshaking become the torrent's: it must not dial them
+        // again. Anything else of the fetch still open is not usable by the torrent.
+        for c in self.conns.iter_mut().flatten() {
+            if c.torrent != Some(id) || c.closing.is_some() || c.peer.is_some() {
+                continue;
+            }
+            if c.phase == Phase::Established {
+                c.closing = Some("metadata complete; reconnecting as a torrent".into());
+                c.handoff = true;
+            } else if c.direction == Direction::Outgoing
+                && let Some(t) = self.torrents.get_mut(&id)
+            {
+                t.addr_connected(c.addr);
+            }
+        }
+    }
+
+    /// Closes every connection still open for the fetch `id`.
+    fn close_fetch_conns(&mut self, id: TorrentId, why: &str) {
+        for c in self.conns.iter_mut().flatten() {
+            if c.torrent == Some(id) && c.closing.is_none() {
+                c.closing = Some(why.to_owned());
+                c.handoff = true;
             }
         }
     }

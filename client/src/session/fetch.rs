@@ -9,6 +9,10 @@
 //! peers per message (the engine's [`Pex`] rules) into the dial list, but send nothing, since
 //! whether the torrent is private is unknown until the metadata arrives. A peer that offers no
 //! metadata but does offer `ut_pex` is kept connected as a source of peers.
+//!
+//! Each connection also keeps a [`Handover`]: its handshake and the messages the torrent will
+//! need, so that once the metadata is in, the driver hands the live connections to the new
+//! torrent instead of closing and redialling them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -21,12 +25,14 @@ use freshet_engine::{
 };
 use freshet_metainfo::{InfoHashV1, InfoHashes};
 use freshet_peerwire::{
-    EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Message, UT_METADATA, UT_PEX, extended_message,
+    EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Message, PeerId, Reserved, UT_METADATA, UT_PEX,
+    extended_message,
 };
 use freshet_tracker::{
     Announcer, AnnouncerConfig, AnnouncerEvent, Progress, TrackerAction, TrackerIdx,
 };
 
+use super::handover::Handover;
 use super::request::{AddOptions, TorrentId};
 use super::torrent::AnnounceIdentity;
 
@@ -71,6 +77,8 @@ pub(crate) struct MetaFetch {
     /// Connection slot → engine key, and back (keys are never reused).
     keys: HashMap<usize, PeerKey>,
     conns: HashMap<PeerKey, (usize, SocketAddr)>,
+    /// Per engine key: what the connection hands over to the torrent.
+    handovers: HashMap<PeerKey, Handover>,
     /// Peers whose extended handshake offered `ut_pex`.
     pex_peers: BTreeSet<PeerKey>,
     /// Receive side of peer exchange (never fed handshakes, so it never sends).
@@ -105,6 +113,7 @@ impl MetaFetch {
             banned: BTreeSet::new(),
             keys: HashMap::new(),
             conns: HashMap::new(),
+            handovers: HashMap::new(),
             pex_peers: BTreeSet::new(),
             pex: Pex::new(PexConfig::default()),
             next_key: 0,
@@ -121,7 +130,7 @@ impl MetaFetch {
             self.info_hash,
             self.trackers.clone(),
             AnnouncerConfig::new(
-                freshet_tracker::PeerId(identity.peer_id),
+                PeerId(identity.peer_id),
                 identity.port,
                 identity.seed,
             ),
@@ -243,12 +252,21 @@ impl MetaFetch {
         }
     }
 
-    /// A handshaken connection on slot `conn` from `addr`: returns our extension handshake.
-    pub(crate) fn handle_connected(&mut self, conn: usize, addr: SocketAddr) -> Message {
+    /// A handshaken connection on slot `conn` from `addr` whose handshake carried `peer_id`
+    /// and `reserved`: returns our extension handshake.
+    pub(crate) fn handle_connected(
+        &mut self,
+        conn: usize,
+        addr: SocketAddr,
+        peer_id: PeerId,
+        reserved: Reserved,
+    ) -> Message {
         let key = PeerKey(self.next_key);
         self.next_key += 1;
         self.keys.insert(conn, key);
         self.conns.insert(key, (conn, addr));
+        self.handovers
+            .insert(key, Handover::new(conn, peer_id, reserved));
         self.pex.handle_peer_connected(key, Some(addr));
         let mut h = ExtendedHandshake::default();
         h.extensions
@@ -262,6 +280,7 @@ impl MetaFetch {
     pub(crate) fn handle_gone(&mut self, now: Instant, conn: usize) {
         if let Some(key) = self.keys.remove(&conn) {
             self.conns.remove(&key);
+            self.handovers.remove(&key);
             self.pex_peers.remove(&key);
             self.pex.handle_peer_gone(key);
             self.machine.handle_peer_gone(now, key);
@@ -269,12 +288,15 @@ impl MetaFetch {
     }
 
     /// A message on a handshaken connection; read the results with [`Self::poll_outcome`].
-    /// Messages other than the extension handshake and `ut_metadata` are not needed before
-    /// the metadata is known and are ignored.
+    /// Messages other than the extension handshake, `ut_metadata` and `ut_pex` are not needed
+    /// before the metadata is known: those the torrent will need are kept for the handover.
     pub(crate) fn handle_message(&mut self, now: Instant, conn: usize, msg: &Message) {
         let Some(&key) = self.keys.get(&conn) else {
             return;
         };
+        if let Some(h) = self.handovers.get_mut(&key) {
+            h.record(msg);
+        }
         let Message::Extended { id, payload } = msg else {
             return;
         };
@@ -304,6 +326,16 @@ impl MetaFetch {
         }
     }
 
+    /// Takes the connections still open, for handing over to the torrent once the metadata
+    /// is in (the fetch keeps no connection after this).
+    pub(crate) fn take_handovers(&mut self) -> Vec<Handover> {
+        self.keys.clear();
+        self.conns.clear();
+        let mut out: Vec<Handover> = self.handovers.drain().map(|(_, h)| h).collect();
+        out.sort_by_key(|h| h.conn);
+        out
+    }
+
     /// The next thing to do on a connection, if any.
     pub(crate) fn poll_outcome(&mut self) -> Option<Outcome> {
         loop {
@@ -323,6 +355,7 @@ impl MetaFetch {
                     let Some((conn, addr)) = self.conns.remove(&peer) else {
                         continue;
                     };
+                    self.handovers.remove(&peer);
                     self.pex_peers.remove(&peer);
                     self.pex.handle_peer_gone(peer);
                     self.keys.remove(&conn);

@@ -18,6 +18,7 @@ mod dht;
 mod driver;
 mod event;
 mod fetch;
+mod handover;
 mod http;
 mod limit;
 mod meta;
