@@ -27,7 +27,7 @@ use freshet_metainfo::Metainfo;
 const LT_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/swarm_interop_lt.py");
 const TICK: Duration = Duration::from_millis(100);
 /// Magnet downloads per seeder (the reconnect race showed in about one run in two).
-const RUNS: usize = 5;
+const RUNS: usize = 10;
 /// Connections a relay accepts before it stops listening (bounds its thread).
 const RELAY_MAX: usize = 64;
 
