@@ -81,7 +81,14 @@ fn show_fetch_prints_and_saves_the_metainfo_fetched_from_a_freshet_seeder() {
     // The peer given in the link (x.pe), text output like `show FILE`.
     magnet.peers = vec![peer];
     magnet.trackers.clear();
-    let o = freshet(&["show", &magnet.to_uri(), "--fetch", "--offline", "--timeout", "30"]);
+    let o = freshet(&[
+        "show",
+        &magnet.to_uri(),
+        "--fetch",
+        "--offline",
+        "--timeout",
+        "30",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.starts_with("Name: fetched\n"), "{text}");
@@ -104,7 +111,16 @@ fn show_fetch_exits_1_on_timeout_and_2_on_a_bad_magnet() {
         .port();
     let uri = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567";
     let peer = format!("127.0.0.1:{port}");
-    let o = freshet(&["show", uri, "--fetch", "--offline", "--peer", &peer, "--timeout", "1"]);
+    let o = freshet(&[
+        "show",
+        uri,
+        "--fetch",
+        "--offline",
+        "--peer",
+        &peer,
+        "--timeout",
+        "1",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("no metadata within 1 s"),

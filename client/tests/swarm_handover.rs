@@ -100,7 +100,9 @@ fn magnet_runs(seeder: &str, bytes: &[u8], src: &Path, relay: &Relay, work: &Pat
         let took = start.elapsed().as_secs_f64();
         let connections = relay.accepted() - before;
         c.join();
-        println!("{seeder} run {run}: add -> complete {took:.3} s over {connections} connection(s)");
+        println!(
+            "{seeder} run {run}: add -> complete {took:.3} s over {connections} connection(s)"
+        );
         assert_eq!(
             connections, 1,
             "run {run}: the {seeder} seeder saw {connections} connections from the leecher"
@@ -139,7 +141,13 @@ fn magnet_from_a_libtorrent_seeder_keeps_its_metadata_connection() {
     }
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
-    let bytes = make_torrent(&src, "handover-lt", &[("", 1024 * 1024 + 3)], 64 * 1024, false);
+    let bytes = make_torrent(
+        &src,
+        "handover-lt",
+        &[("", 1024 * 1024 + 3)],
+        64 * 1024,
+        false,
+    );
     let torrent = dir.path().join("handover-lt.torrent");
     std::fs::write(&torrent, &bytes).unwrap();
     let mut seeder = Reaped(

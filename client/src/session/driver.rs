@@ -1369,7 +1369,8 @@ impl Driver {
             let (conn, peer_id, reserved) = (h.conn, h.peer_id, h.reserved);
             let Some(replay) = h.into_replay() else {
                 if let Some(Some(c)) = self.conns.get_mut(conn) {
-                    c.closing = Some("too much said during the metadata fetch; reconnecting".into());
+                    c.closing =
+                        Some("too much said during the metadata fetch; reconnecting".into());
                     c.handoff = true;
                 }
                 continue;

@@ -129,11 +129,7 @@ impl MetaFetch {
         let mut a = Announcer::new(
             self.info_hash,
             self.trackers.clone(),
-            AnnouncerConfig::new(
-                PeerId(identity.peer_id),
-                identity.port,
-                identity.seed,
-            ),
+            AnnouncerConfig::new(PeerId(identity.peer_id), identity.port, identity.seed),
         );
         a.start(
             now,
