@@ -1807,19 +1807,27 @@ impl Driver {
             for tid in fetched {
                 self.pump_fetch_trackers(now, tid);
             }
+            // Peers a tracker just named are dialled now, not at the next housekeeping round.
+            self.dial(now);
         }
         // More may be waiting: come back before sleeping.
         let _ = self.waker.wake();
     }
 
     fn drain_tracker_replies(&mut self, now: Instant) {
+        let mut any = false;
         while let Ok(r) = self.tracker_rx.try_recv() {
+            any = true;
             if let Some(t) = self.torrents.get_mut(&r.torrent) {
                 t.handle_tracker_http(now, r.tracker, r.result);
             } else if let Some(f) = self.fetches.get_mut(&r.torrent) {
                 f.handle_tracker_http(now, r.tracker, r.result);
                 self.pump_fetch_trackers(now, r.torrent);
             }
+        }
+        // Peers a tracker just named are dialled now, not at the next housekeeping round.
+        if any {
+            self.dial(now);
         }
     }
 
