@@ -23,6 +23,7 @@ use freshet_tracker::{MAX_BODY, TrackerAction, TrackerIdx};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::budget::Budget;
 use super::conn::{Conn, Direction, Phase, ReadOutcome, WRITE_HIGH_WATER};
 use super::dht::{DHT4, DHT6, DhtNode, Need, Want};
 use super::event::{Activity, Event, TorrentStatus, TrackerState};
@@ -37,7 +38,7 @@ use super::request::{
 };
 use super::seeding::SeedLimits;
 use super::settings::TorrentSettings;
-use super::torrent::{Action, AnnounceIdentity, Torrent};
+use super::torrent::{Action, AnnounceIdentity, OUR_REQQ, Torrent};
 use super::{ClientHandle, Config, Control, ShutdownComplete, WakingSender, http, resume, state};
 
 mod carry;
@@ -53,12 +54,9 @@ fn our_flags(dht: bool) -> Reserved {
 }
 /// A torrent with fewer peers than this looks for more in the DHT at the retry interval.
 const DHT_SHORT_OF_PEERS: usize = 10;
-/// The request queue we advertise (the engine's `max_incoming_requests`).
-const OUR_REQQ: u32 = 500;
 const LISTENER_BASE: usize = 1;
 const CONN_BASE: usize = 64;
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Starts the network thread; see [`super::TorrentClient::spawn`].
@@ -162,6 +160,11 @@ pub(super) fn spawn(mut config: Config) -> io::Result<ClientHandle> {
         moves: HashMap::new(),
         carry: HashMap::new(),
         http: http::HttpClient::new(FETCH_TIMEOUT, &config.extra_root_certs),
+        budget: Budget::new(
+            config.max_queued_receive_bytes,
+            config.max_queued_read_bytes,
+        ),
+        throttled: Vec::new(),
         config,
     };
     driver.restore_state();
@@ -291,6 +294,11 @@ struct Driver {
     carry: HashMap<InfoHashV1, TorrentSettings>,
     /// HTTP(S) client shared by announce and `.torrent` fetch threads.
     http: http::HttpClient,
+    /// Bytes queued on the pools; upload reads waiting for room.
+    budget: Budget,
+    /// Connections whose reads stopped because the receive budget is full: read again when
+    /// completions bring it under.
+    throttled: Vec<usize>,
 }
 
 impl Driver {
@@ -410,6 +418,7 @@ impl Driver {
             self.send_dht_ports();
             self.flush_all(now);
             self.reap(now);
+            self.release_reads();
             if self.shutdown_finished(now) {
                 break;
             }
@@ -528,6 +537,11 @@ impl Driver {
         if c.wbuf.len() > WRITE_HIGH_WATER {
             // Let the writer catch up first; `flush_all` resumes reading once it has.
             c.read_paused = true;
+            return;
+        }
+        if c.phase == Phase::Established && self.budget.is_receive_paused() {
+            // The disk or the hashers lag: leave the data in the socket until they catch up.
+            self.throttled.push(idx);
             return;
         }
         let allowance = self.limits.allowance(c.torrent, Dir::Down, now);
@@ -885,6 +899,8 @@ impl Driver {
             .retain(|&i| self.conns.get(i).is_some_and(Option::is_some));
         self.parked
             .retain(|&i| self.conns.get(i).is_some_and(Option::is_some));
+        self.throttled
+            .retain(|&i| self.conns.get(i).is_some_and(Option::is_some));
     }
 
     // ---- channels ----
@@ -927,10 +943,59 @@ impl Driver {
     fn drain_done(&mut self, now: Instant) {
         self.done_waker.clear();
         while let Ok(d) = self.done.try_recv() {
+            self.budget.complete(d.charge);
             if let Some(t) = self.torrents.get_mut(&d.torrent) {
                 t.handle_disk(now, d.completion);
             }
         }
+        if !self.budget.is_receive_paused() && !self.throttled.is_empty() {
+            let mut throttled = std::mem::take(&mut self.throttled);
+            throttled.sort_unstable();
+            throttled.dedup();
+            self.again.extend(throttled);
+        }
+        self.release_reads();
+    }
+
+    /// Queues a job on its pool, unless the budget holds it back (an upload read waiting for
+    /// room; [`Self::release_reads`] submits it later).
+    fn submit_job(&mut self, job: Job) {
+        let backlogged = match &job.job {
+            freshet_engine::DiskJob::Read { peer, .. } => self.is_backlogged(job.torrent, *peer),
+            _ => false,
+        };
+        if let Some(job) = self.budget.admit(job, backlogged)
+            && let Some(p) = &self.pools
+        {
+            p.submit(job);
+        }
+    }
+
+    /// Submits the upload reads that now fit the budget.
+    fn release_reads(&mut self) {
+        if !self.budget.has_deferred() {
+            return;
+        }
+        let (conns, by_peer) = (&self.conns, &self.by_peer);
+        let ready = self.budget.take_ready(|torrent, peer| {
+            by_peer
+                .get(&(torrent, peer))
+                .and_then(|&i| conns.get(i)?.as_ref())
+                .is_some_and(|c| c.wbuf.len() > WRITE_HIGH_WATER)
+        });
+        if let Some(p) = &self.pools {
+            for job in ready {
+                p.submit(job);
+            }
+        }
+    }
+
+    /// Whether a peer's send buffer is over its high-water mark (false when it is gone).
+    fn is_backlogged(&self, torrent: TorrentId, peer: PeerKey) -> bool {
+        self.by_peer
+            .get(&(torrent, peer))
+            .and_then(|&i| self.conns.get(i)?.as_ref())
+            .is_some_and(|c| c.wbuf.len() > WRITE_HIGH_WATER)
     }
 
     // ---- requests ----
@@ -1548,7 +1613,7 @@ impl Driver {
                 continue;
             }
             if c.phase != Phase::Established {
-                if now.saturating_duration_since(c.since) > HANDSHAKE_TIMEOUT {
+                if now.saturating_duration_since(c.since) > self.config.handshake_timeout {
                     c.closing = Some("handshake timed out".into());
                 }
                 continue;
@@ -1678,9 +1743,7 @@ impl Driver {
                             geometry: Arc::clone(t.geometry()),
                             job,
                         };
-                        if let Some(p) = &self.pools {
-                            p.submit(job);
-                        }
+                        self.submit_job(job);
                     }
                     Action::Event(e) => {
                         // Peers known before the check finished are dialled at once, not at
@@ -1925,14 +1988,13 @@ impl Driver {
                         _ => freshet_engine::DiskJob::Flush,
                     };
                     t.pending_jobs += 1;
-                    if let Some(p) = &self.pools {
-                        p.submit(Job {
-                            torrent: id,
-                            storage: Arc::clone(&t.storage),
-                            geometry: Arc::clone(t.geometry()),
-                            job,
-                        });
-                    }
+                    let job = Job {
+                        torrent: id,
+                        storage: Arc::clone(&t.storage),
+                        geometry: Arc::clone(t.geometry()),
+                        job,
+                    };
+                    self.submit_job(job);
                     self.closing.insert(id, (reason, CloseStage::Finishing));
                 }
                 CloseStage::Finishing => {

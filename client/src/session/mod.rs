@@ -13,6 +13,7 @@
 //! The network thread owns every torrent; nothing is shared behind locks. Requests and disk
 //! completions wake it at once through a [`mio::Waker`], so there is no tick latency.
 
+mod budget;
 mod conn;
 mod dht;
 mod driver;
@@ -106,6 +107,16 @@ pub struct Config {
     /// never use it. With a [`Config::state_dir`], the routing table is saved there on
     /// shutdown and restored on start.
     pub dht: Option<DhtConfig>,
+    /// Most bytes of received data queued for writing and hashing (default 16 MiB). Above it
+    /// the client stops reading from peers until the disk and hashers catch up, which bounds
+    /// memory when they lag behind the network.
+    pub max_queued_receive_bytes: usize,
+    /// Most bytes of blocks being read from disk for uploads at once (default 8 MiB); further
+    /// requested blocks wait (as a few bytes each) until reads complete.
+    pub max_queued_read_bytes: usize,
+    /// A connection that has not completed its handshake after this long is dropped (default
+    /// 15 s; checked once a second).
+    pub handshake_timeout: Duration,
 }
 
 impl Default for Config {
@@ -129,6 +140,9 @@ impl Default for Config {
             max_metadata_size: freshet_engine::DEFAULT_MAX_METADATA_SIZE,
             pex_interval: Duration::from_secs(60),
             dht: Some(DhtConfig::default()),
+            max_queued_receive_bytes: 16 * 1024 * 1024,
+            max_queued_read_bytes: 8 * 1024 * 1024,
+            handshake_timeout: Duration::from_secs(15),
         }
     }
 }

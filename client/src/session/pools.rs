@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 use freshet_engine::{DiskCompletion, DiskJob, Geometry, ResumeRecord, Storage, run_job};
 use mio::Waker;
 
+use super::budget::Charge;
 use super::request::TorrentId;
 use super::resume;
 
@@ -40,6 +41,8 @@ pub(crate) struct ResumeJob {
 pub(crate) struct Done {
     pub(crate) torrent: TorrentId,
     pub(crate) completion: DiskCompletion,
+    /// What the job held against the [`Budget`](super::budget::Budget).
+    pub(crate) charge: Charge,
 }
 
 /// Wakes the network thread at most once per batch of completions: workers wake it only when
@@ -157,11 +160,13 @@ impl Pools {
 
 fn worker(rx: &Receiver<Job>, done: &Sender<Done>, waker: &BatchWaker) {
     while let Ok(job) = rx.recv() {
+        let charge = Charge::of(&job.job);
         let completion = run_job(job.storage.as_ref(), &job.geometry, job.job);
         if done
             .send(Done {
                 torrent: job.torrent,
                 completion,
+                charge,
             })
             .is_err()
         {
