@@ -48,7 +48,7 @@ impl RateWindow {
         (self.slots[i] as f64 / tick.as_secs_f64()) as u64
     }
 
-    #[cfg(test)]
+    /// Bytes over the window's whole life.
     pub(crate) fn total(&self) -> u64 {
         self.total
     }

@@ -253,6 +253,8 @@ impl Torrent {
             peer_interested: p.peer_interested,
             snubbed: p.snubbed,
             requests_out: p.outstanding.len(),
+            downloaded: p.download.total(),
+            uploaded: p.upload.total(),
         })
     }
 

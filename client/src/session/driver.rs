@@ -27,6 +27,7 @@ use super::budget::Budget;
 use super::conn::{Conn, Direction, Phase, ReadOutcome, WRITE_HIGH_WATER};
 use super::dht::{DHT4, DHT6, DhtNode, Need, Want};
 use super::event::{Activity, Event, TorrentStatus, TrackerState};
+use super::evict::{self, Candidate, Standing};
 use super::fetch::{MetaFetch, Outcome};
 use super::handover::Handover;
 use super::limit::{self, Dir, Limits, MIN_GRANT};
@@ -435,10 +436,15 @@ impl Driver {
             };
             match l.accept() {
                 Ok((stream, addr)) => {
-                    if self.shutdown_deadline.is_some()
-                        || self.conn_count() >= self.config.max_connections
-                    {
+                    if self.shutdown_deadline.is_some() {
                         continue; // dropping the stream closes it
+                    }
+                    if self.conns_of(None) >= self.config.max_connections {
+                        // Full: make room by closing the least useful connection, if any.
+                        match self.eviction_victim(None) {
+                            Some(v) => self.evict(now, v),
+                            None => continue,
+                        }
                     }
                     self.insert_conn(now, stream, addr, Direction::Incoming, None);
                 }
@@ -454,6 +460,56 @@ impl Driver {
 
     fn conn_count(&self) -> usize {
         self.conns.len() - self.free.len()
+    }
+
+    /// Connections of one torrent or all (those closing count until reaped at the end of the
+    /// loop iteration, as their engine peers do).
+    fn conns_of(&self, torrent: Option<TorrentId>) -> usize {
+        match torrent {
+            None => self.conn_count(),
+            Some(_) => self
+                .conns
+                .iter()
+                .flatten()
+                .filter(|c| c.torrent == torrent)
+                .count(),
+        }
+    }
+
+    /// The least useful connection (of one torrent, or of all), never one exchanging payload
+    /// now; see the `evict` module.
+    fn eviction_victim(&self, torrent: Option<TorrentId>) -> Option<usize> {
+        let candidates = self.conns.iter().enumerate().filter_map(|(idx, c)| {
+            let c = c.as_ref()?;
+            if c.closing.is_some() || (torrent.is_some() && c.torrent != torrent) {
+                return None;
+            }
+            let standing = if c.phase != Phase::Established {
+                Standing::Handshaking
+            } else {
+                match (c.torrent.and_then(|t| self.torrents.get(&t)), c.peer) {
+                    (Some(t), Some(key)) => t.peer_standing(key)?,
+                    // A magnet link's metadata exchange.
+                    _ => Standing::Waiting,
+                }
+            };
+            Some(Candidate {
+                idx,
+                since: c.since,
+                standing,
+            })
+        });
+        evict::choose(candidates)
+    }
+
+    /// Closes connection `idx` at once to make room for a new peer.
+    fn evict(&mut self, now: Instant, idx: usize) {
+        if let Some(Some(c)) = self.conns.get_mut(idx) {
+            c.closing = Some("evicted: the slot went to a new peer".into());
+            if let Some(fid) = self.remove_conn(now, idx) {
+                self.apply_fetch_outcomes(now, fid);
+            }
+        }
     }
 
     fn insert_conn(
@@ -691,22 +747,22 @@ impl Driver {
                         c.closing = Some("handshake for an unknown torrent".into());
                         return;
                     };
-                    let count = self
-                        .conns
-                        .iter()
-                        .flatten()
-                        .filter(|o| o.torrent == Some(t.id))
-                        .count();
-                    if count
-                        >= t.max_connections
-                            .unwrap_or(self.config.max_connections_per_torrent)
-                    {
-                        if let Some(Some(c)) = self.conns.get_mut(idx) {
-                            c.closing = Some("torrent connection limit".into());
-                        }
-                        return;
-                    }
                     let (tid, hash) = (t.id, t.meta.info_hash);
+                    let limit = t
+                        .max_connections
+                        .unwrap_or(self.config.max_connections_per_torrent);
+                    if self.conns_of(Some(tid)) >= limit {
+                        // Full: the least useful peer of this torrent makes room, if any.
+                        match self.eviction_victim(Some(tid)) {
+                            Some(v) => self.evict(now, v),
+                            None => {
+                                if let Some(Some(c)) = self.conns.get_mut(idx) {
+                                    c.closing = Some("torrent connection limit".into());
+                                }
+                                return;
+                            }
+                        }
+                    }
                     let Some(Some(c)) = self.conns.get_mut(idx) else {
                         return;
                     };
@@ -863,32 +919,8 @@ impl Driver {
         let mut fetches_touched = Vec::new();
         for idx in 0..self.conns.len() {
             let closing = matches!(&self.conns[idx], Some(c) if c.closing.is_some());
-            if !closing {
-                continue;
-            }
-            let Some(mut c) = self.conns[idx].take() else {
-                continue;
-            };
-            self.free.push(idx);
-            // Best effort: send what is queued (a final message), then close.
-            let _ = c.flush(now, usize::MAX);
-            let _ = self.poll.registry().deregister(&mut c.stream);
-            tracing::debug!(addr = %c.addr, reason = ?c.closing, "peer closed");
-            if let Some(f) = c.torrent.and_then(|id| self.fetches.get_mut(&id)) {
-                f.handle_gone(now, idx);
-                if c.direction == Direction::Outgoing {
-                    f.addr_failed(now, c.addr);
-                }
-                fetches_touched.push(f.id);
-            }
-            if let Some(t) = c.torrent.and_then(|id| self.torrents.get_mut(&id)) {
-                if let Some(key) = c.peer {
-                    self.by_peer.remove(&(t.id, key));
-                    t.handle_peer_gone(now, key);
-                }
-                if c.direction == Direction::Outgoing && !c.handoff {
-                    t.addr_failed(now, c.addr);
-                }
+            if closing && let Some(fid) = self.remove_conn(now, idx) {
+                fetches_touched.push(fid);
             }
         }
         // A gone peer's metadata requests were handed to others: send them now.
@@ -901,6 +933,38 @@ impl Driver {
             .retain(|&i| self.conns.get(i).is_some_and(Option::is_some));
         self.throttled
             .retain(|&i| self.conns.get(i).is_some_and(Option::is_some));
+    }
+
+    /// Closes connection `idx` now (its slot is free at once) and tells its torrent.
+    /// Returns the magnet fetch the connection served, whose outcomes (requests handed to
+    /// other peers) the caller applies.
+    fn remove_conn(&mut self, now: Instant, idx: usize) -> Option<TorrentId> {
+        let Some(mut c) = self.conns.get_mut(idx).and_then(Option::take) else {
+            return None;
+        };
+        self.free.push(idx);
+        // Best effort: send what is queued (a final message), then close.
+        let _ = c.flush(now, usize::MAX);
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        tracing::debug!(addr = %c.addr, reason = ?c.closing, "peer closed");
+        let mut fetch = None;
+        if let Some(f) = c.torrent.and_then(|id| self.fetches.get_mut(&id)) {
+            f.handle_gone(now, idx);
+            if c.direction == Direction::Outgoing {
+                f.addr_failed(now, c.addr);
+            }
+            fetch = Some(f.id);
+        }
+        if let Some(t) = c.torrent.and_then(|id| self.torrents.get_mut(&id)) {
+            if let Some(key) = c.peer {
+                self.by_peer.remove(&(t.id, key));
+                t.handle_peer_gone(now, key);
+            }
+            if c.direction == Direction::Outgoing && !c.handoff {
+                t.addr_failed(now, c.addr);
+            }
+        }
+        fetch
     }
 
     // ---- channels ----

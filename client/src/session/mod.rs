@@ -18,6 +18,7 @@ mod conn;
 mod dht;
 mod driver;
 mod event;
+mod evict;
 mod fetch;
 mod handover;
 mod http;

@@ -21,6 +21,7 @@ use freshet_tracker::{
 };
 
 use super::event::{Activity, Event, TorrentStatus, TrackerState};
+use super::evict::Standing;
 use super::meta::TorrentMeta;
 use super::request::TorrentId;
 
@@ -285,6 +286,11 @@ impl Torrent {
     /// Whether every wanted piece is verified.
     pub(crate) fn is_complete(&self) -> bool {
         self.engine.is_complete()
+    }
+
+    /// How useful an established peer is, for choosing whom to evict (`None`: unknown key).
+    pub(crate) fn peer_standing(&self, key: PeerKey) -> Option<Standing> {
+        self.engine.peer_stats(key).map(|s| Standing::of(&s))
     }
 
     /// Connected peers.

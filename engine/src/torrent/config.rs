@@ -182,7 +182,7 @@ pub struct Stats {
 }
 
 /// A snapshot of one peer connection, for user interfaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PeerStats {
     /// Bytes per second received from the peer over the rate window.
@@ -203,4 +203,8 @@ pub struct PeerStats {
     pub snubbed: bool,
     /// Our requests outstanding at the peer.
     pub requests_out: usize,
+    /// Payload bytes received from the peer over the connection.
+    pub downloaded: u64,
+    /// Payload bytes sent to the peer over the connection.
+    pub uploaded: u64,
 }
