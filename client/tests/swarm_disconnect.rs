@@ -195,6 +195,6 @@ fn the_peers_reqq_from_its_extension_handshake_bounds_our_requests() {
     wait_added(&c);
     let (requests, client_reqq) = peer.join().unwrap();
     assert_eq!(requests, 2, "requests in flight with reqq 2");
-    assert_eq!(client_reqq, Some(500));
+    assert_eq!(client_reqq, Some(4096), "the reqq we advertise");
     c.join();
 }

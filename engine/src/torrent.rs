@@ -363,8 +363,8 @@ impl Torrent {
                 am_interested: false,
                 peer_choking: true,
                 peer_interested: false,
-                outstanding: Vec::new(),
-                reading: Vec::new(),
+                outstanding: VecDeque::new(),
+                reading: BTreeSet::new(),
                 allowed_fast_in: Vec::new(),
                 allowed_fast_out,
                 download: RateWindow::default(),
@@ -606,8 +606,7 @@ impl Torrent {
             }
             Message::Request(block) => self.on_request(peer, block, fast),
             Message::Cancel(block) => {
-                if let Some(pos) = p.reading.iter().position(|b| *b == block) {
-                    p.reading.remove(pos);
+                if p.reading.remove(&block) {
                     if fast {
                         self.send(peer, Message::RejectRequest(block));
                     }
@@ -681,10 +680,9 @@ impl Torrent {
                 let Some(p) = self.peers.get_mut(&peer) else {
                     return;
                 };
-                let Some(pos) = p.reading.iter().position(|b| *b == block) else {
+                if !p.reading.remove(&block) {
                     return; // cancelled meanwhile
-                };
-                p.reading.remove(pos);
+                }
                 match result {
                     Ok(data) => {
                         p.upload.add(data.len() as u64);
@@ -892,7 +890,7 @@ impl Torrent {
             }
             return;
         }
-        p.reading.push(block);
+        p.reading.insert(block);
         self.actions
             .push_back(Action::Disk(DiskJob::Read { peer, block }));
     }
@@ -1153,7 +1151,7 @@ impl Torrent {
         }
         if let Some(p) = self.peers.get_mut(&peer) {
             for b in &out {
-                p.outstanding.push((*b, now));
+                p.outstanding.push_back((*b, now));
             }
         }
         for b in &out {

@@ -34,6 +34,12 @@ pub(crate) enum Phase {
 
 /// Bytes read per connection per wakeup before others get a turn.
 pub(crate) const READ_BOUND: usize = 1024 * 1024;
+/// The first read chunk of a connection; each new chunk doubles, up to [`MAX_CHUNK`].
+const FIRST_CHUNK: usize = 16 * 1024;
+/// The largest read chunk.
+const MAX_CHUNK: usize = 256 * 1024;
+/// A chunk with less room than this is replaced before reading.
+const MIN_READ: usize = 16 * 1024;
 /// Stop reading from a peer while this much is waiting to be sent to it.
 pub(crate) const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
 
@@ -46,7 +52,13 @@ pub(crate) struct Conn {
     pub(crate) direction: Direction,
     pub(crate) phase: Phase,
     pub(crate) torrent: Option<TorrentId>,
+    /// Received bytes not yet decoded. They always end where `chunk` begins.
     pub(crate) rbuf: BytesMut,
+    /// Zeroed room the next reads land in, in the same allocation right after `rbuf`: a read
+    /// moves its bytes onto `rbuf` without copying, and memory is zeroed once per chunk.
+    chunk: BytesMut,
+    /// The size of the next chunk.
+    chunk_size: usize,
     pub(crate) wbuf: BytesMut,
     pub(crate) decoder: MessageDecoder,
     pub(crate) since: Instant,
@@ -90,7 +102,9 @@ impl Conn {
                 Direction::Incoming => Phase::Handshaking,
             },
             torrent,
-            rbuf: BytesMut::with_capacity(64 * 1024),
+            rbuf: BytesMut::new(),
+            chunk: BytesMut::new(),
+            chunk_size: FIRST_CHUNK,
             wbuf: BytesMut::new(),
             decoder: MessageDecoder::default(),
             since: now,
@@ -113,8 +127,8 @@ impl Conn {
         }
     }
 
-    /// Reads into `rbuf` until `WouldBlock`, EOF, [`READ_BOUND`] bytes or `limit` bytes (a
-    /// rate limit's allowance); returns the outcome and the bytes read.
+    /// Reads into `rbuf` until `WouldBlock`, EOF, [`READ_BOUND`] bytes, `limit` bytes (a rate
+    /// limit's allowance) or the end of the read chunk; returns the outcome and the bytes read.
     pub(crate) fn read(&mut self, now: Instant, limit: usize) -> io::Result<(ReadOutcome, usize)> {
         let mut total = 0;
         let bound = READ_BOUND.min(limit);
@@ -122,35 +136,42 @@ impl Conn {
             if total >= bound {
                 return Ok((ReadOutcome::MoreWaiting, total));
             }
-            if self.rbuf.capacity() - self.rbuf.len() < 16 * 1024 {
-                self.rbuf.reserve(64 * 1024);
-            }
-            let start = self.rbuf.len();
-            let cap = self.rbuf.capacity().min(start + (bound - total));
-            self.rbuf.resize(cap, 0);
-            match self.stream.read(&mut self.rbuf[start..]) {
-                Ok(0) => {
-                    self.rbuf.truncate(start);
-                    return Ok((ReadOutcome::Closed, total));
+            if self.chunk.len() < MIN_READ {
+                if total > 0 {
+                    // Decode first: the next chunk then starts with a partial message only,
+                    // instead of copying everything read so far.
+                    return Ok((ReadOutcome::MoreWaiting, total));
                 }
+                self.new_chunk();
+            }
+            let room = self.chunk.len().min(bound - total);
+            match self.stream.read(&mut self.chunk[..room]) {
+                Ok(0) => return Ok((ReadOutcome::Closed, total)),
                 Ok(n) => {
-                    self.rbuf.truncate(start + n);
+                    // Contiguous with `rbuf` (same allocation): no copy.
+                    let data = self.chunk.split_to(n);
+                    self.rbuf.unsplit(data);
                     total += n;
                     self.last_recv = now;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.rbuf.truncate(start);
                     return Ok((ReadOutcome::Drained, total));
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    self.rbuf.truncate(start);
-                }
-                Err(e) => {
-                    self.rbuf.truncate(start);
-                    return Err(e);
-                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Replaces the read chunk with a fresh zeroed one that starts with the undecoded bytes
+    /// (a partial message: bounded by the decoder's message limits).
+    fn new_chunk(&mut self) {
+        let keep = self.rbuf.len();
+        let mut chunk = BytesMut::zeroed(self.chunk_size.max(keep + MIN_READ));
+        chunk[..keep].copy_from_slice(&self.rbuf);
+        self.rbuf = chunk.split_to(keep);
+        self.chunk = chunk;
+        self.chunk_size = (self.chunk_size * 2).min(MAX_CHUNK);
     }
 
     /// Writes from `wbuf` until it is empty, the socket would block or `limit` bytes (a rate

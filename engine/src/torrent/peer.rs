@@ -1,5 +1,6 @@
 //! What a torrent knows about one connected peer.
 
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
 use crate::rate::RateWindow;
@@ -17,9 +18,12 @@ pub(super) struct Peer {
     pub(super) am_interested: bool,
     pub(super) peer_choking: bool,
     pub(super) peer_interested: bool,
-    pub(super) outstanding: Vec<(BlockRef, Instant)>,
-    /// Requests being read from disk for this peer.
-    pub(super) reading: Vec<BlockRef>,
+    /// Our requests at the peer, oldest first (answers usually come in this order, so the
+    /// match is found at the front and removed in O(1)).
+    pub(super) outstanding: VecDeque<(BlockRef, Instant)>,
+    /// The peer's requests being read from disk for it (a set: the queue can hold thousands,
+    /// and each request and completion looks one up).
+    pub(super) reading: BTreeSet<BlockRef>,
     pub(super) allowed_fast_in: Vec<PieceIndex>,
     pub(super) allowed_fast_out: Vec<PieceIndex>,
     pub(super) download: RateWindow,
