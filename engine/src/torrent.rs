@@ -606,10 +606,9 @@ impl Torrent {
             }
             Message::Request(block) => self.on_request(peer, block, fast),
             Message::Cancel(block) => {
-                if p.reading.remove(&block) {
-                    if fast {
-                        self.send(peer, Message::RejectRequest(block));
-                    }
+                let was_queued = p.reading.remove(&block);
+                if was_queued && fast {
+                    self.send(peer, Message::RejectRequest(block));
                 }
             }
             Message::RejectRequest(block) => {

@@ -939,9 +939,7 @@ impl Driver {
     /// Returns the magnet fetch the connection served, whose outcomes (requests handed to
     /// other peers) the caller applies.
     fn remove_conn(&mut self, now: Instant, idx: usize) -> Option<TorrentId> {
-        let Some(mut c) = self.conns.get_mut(idx).and_then(Option::take) else {
-            return None;
-        };
+        let mut c = self.conns.get_mut(idx).and_then(Option::take)?;
         self.free.push(idx);
         // Best effort: send what is queued (a final message), then close.
         let _ = c.flush(now, usize::MAX);

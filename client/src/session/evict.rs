@@ -60,6 +60,7 @@ pub(crate) fn choose(candidates: impl IntoIterator<Item = Candidate>) -> Option<
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // Only a base instant for relative times.
 mod tests {
     use std::time::Duration;
 
