@@ -187,6 +187,7 @@ fn resume_writer(rx: &Receiver<ResumeJob>, done: &Sender<Done>, waker: &BatchWak
                     job: "resume",
                     result,
                 },
+                charge: Charge::Free,
             })
             .is_err()
         {
