@@ -89,3 +89,47 @@ fn a_torrent_connection_limit_closes_extra_peers_and_can_be_raised() {
     }
     wait_complete(&leech, id);
 }
+
+/// A connection that keeps a saturated global download bucket empty must not starve a new
+/// peer's handshake: parked connections take turns at the refilled tokens.
+#[test]
+fn a_new_peer_joins_while_the_global_download_limit_is_saturated() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let bytes = make_torrent(&src, "s.bin", &[("", 2 << 20)], 32768, false);
+    let seeds: Vec<_> = (0..2)
+        .map(|i| {
+            let s = client(TICK);
+            add(&s, i, &bytes, &src, &[]);
+            let id = wait_added(&s);
+            wait_complete(&s, id);
+            s
+        })
+        .collect();
+    let addrs: Vec<_> = seeds.iter().map(|s| s.listen_addrs()[0]).collect();
+    let leech = client(TICK);
+    // 2 MiB at 128 KiB/s: about 16 s, so the second seed arrives mid-download.
+    leech
+        .send(Request::SetRateLimits {
+            id: None,
+            down: 128 * 1024,
+            up: 0,
+        })
+        .unwrap();
+    add(&leech, 1, &bytes, &dir.path().join("dl"), &addrs[..1]);
+    let id = wait_added(&leech);
+    wait_for(
+        &leech,
+        "data from the first seed",
+        |e| matches!(e, Event::Status(s) if s.id == id && s.peers == 1 && s.downloaded > 0),
+    );
+    leech.send(Request::AddPeer { id, addr: addrs[1] }).unwrap();
+    wait_for(&leech, "the second seed as a peer", |e| {
+        assert!(
+            !matches!(e, Event::Completed { id: done } if *done == id),
+            "the download completed before the second seed's handshake was read"
+        );
+        matches!(e, Event::Status(s) if s.id == id && s.peers == 2)
+    });
+    wait_complete(&leech, id);
+}

@@ -339,7 +339,14 @@ impl Driver {
             for idx in again {
                 self.conn_readable(now, idx);
             }
-            let parked = std::mem::take(&mut self.parked);
+            let mut parked = std::mem::take(&mut self.parked);
+            // Round robin: parked connections are re-parked in the order they were tried,
+            // so rotating makes each take a turn at being first to the refilled tokens. A
+            // connection that keeps a saturated bucket empty would otherwise starve the rest
+            // (a new peer's handshake was never read until the download ended).
+            if !parked.is_empty() {
+                parked.rotate_left(1);
+            }
             for idx in parked {
                 self.conn_readable(now, idx);
             }
