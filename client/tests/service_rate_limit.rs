@@ -141,11 +141,7 @@ fn per_torrent_upload_limit_holds_within_ten_percent() {
 
 #[test]
 fn global_download_limit_holds_against_a_libtorrent_seeder() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     const LIMIT: u64 = 1024 * 1024;
-    const LT_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/swarm_interop_lt.py");
     if !component_util::have_python_libtorrent() {
         return;
     }
@@ -154,22 +150,7 @@ fn global_download_limit_holds_against_a_libtorrent_seeder() {
     let bytes = make_torrent(&src, "lt.bin", &[("", 15 * 1024 * 1024)], 65536, false);
     let torrent = dir.path().join("lt.torrent");
     std::fs::write(&torrent, &bytes).unwrap();
-    let mut seeder = component_util::Reaped(
-        Command::new("/usr/bin/python3")
-            .args([LT_SCRIPT, "seed"])
-            .arg(&torrent)
-            .arg(&src)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(seeder.0.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
-    let port = v["port"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("libtorrent seeder: {first}"));
+    let (_seeder, port) = component_util::libtorrent_seeder(&torrent, &src);
 
     let mut config = Config::default()
         .listen_on("127.0.0.1:0".parse().unwrap())

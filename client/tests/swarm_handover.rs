@@ -9,22 +9,18 @@
 
 mod component_util;
 
-use std::io::{BufRead, BufReader};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use component_util::{
-    Reaped, add, client, have_python_libtorrent, make_torrent, tree, wait_added, wait_complete,
-    wait_for,
+    add, client, have_python_libtorrent, make_torrent, tree, wait_added, wait_complete, wait_for,
 };
 use freshet_client::{AddOptions, Event, Request, RequestId, TorrentSource, UseTrackers};
 use freshet_metainfo::Metainfo;
 
-const LT_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/swarm_interop_lt.py");
 const TICK: Duration = Duration::from_millis(100);
 /// Magnet downloads per seeder (the reconnect race showed in about one run in two).
 const RUNS: usize = 10;
@@ -150,23 +146,7 @@ fn magnet_from_a_libtorrent_seeder_keeps_its_metadata_connection() {
     );
     let torrent = dir.path().join("handover-lt.torrent");
     std::fs::write(&torrent, &bytes).unwrap();
-    let mut seeder = Reaped(
-        Command::new("/usr/bin/python3")
-            .args([LT_SCRIPT, "seed"])
-            .arg(&torrent)
-            .arg(&src)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(seeder.0.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
-    let port = v["port"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("libtorrent seeder: {first}"));
-    let port = u16::try_from(port).unwrap();
+    let (_seeder, port) = component_util::libtorrent_seeder(&torrent, &src);
     let relay = Relay::start(SocketAddr::from(([127, 0, 0, 1], port)));
     magnet_runs("libtorrent", &bytes, &src, &relay, dir.path());
 }

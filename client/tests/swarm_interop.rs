@@ -6,18 +6,18 @@
 
 mod component_util;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use component_util::{add, client, make_torrent_with, wait_added, wait_complete, wait_for};
+use component_util::{
+    LT_SCRIPT, add, client, make_torrent_with, wait_added, wait_complete, wait_for,
+};
 use freshet_client::tracker_server::{TrackerServer, TrackerServerOptions};
 use freshet_client::{AddOptions, Event, Request, RequestId, TorrentSource};
 use sha2::{Digest, Sha256};
 
 const TICK: Duration = Duration::from_millis(200);
-const LT_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/swarm_interop_lt.py");
 
 /// Kills (by PID, via the handle) and reaps a child process when dropped.
 struct Reaped(Child);
@@ -99,22 +99,7 @@ fn freshet_downloads_from_a_libtorrent_seeder() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (src, torrent, bytes) = sample_torrent(dir.path(), &[]);
-    let mut seeder = Reaped(
-        Command::new("/usr/bin/python3")
-            .args([LT_SCRIPT, "seed"])
-            .arg(&torrent)
-            .arg(&src)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(seeder.0.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
-    let port = v["port"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("libtorrent seeder: {first}"));
+    let (_seeder, port) = component_util::libtorrent_seeder(&torrent, &src);
     let dl = dir.path().join("dl");
     let c = client(TICK);
     add(
@@ -326,22 +311,7 @@ fn freshet_downloads_a_magnet_link_from_a_libtorrent_seeder() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (src, torrent, bytes) = sample_torrent(dir.path(), &[]);
-    let mut seeder = Reaped(
-        Command::new("/usr/bin/python3")
-            .args([LT_SCRIPT, "seed"])
-            .arg(&torrent)
-            .arg(&src)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(seeder.0.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
-    let port = v["port"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("libtorrent seeder: {first}"));
+    let (_seeder, port) = component_util::libtorrent_seeder(&torrent, &src);
     let mut magnet = freshet_metainfo::Metainfo::from_bytes(&bytes)
         .unwrap()
         .magnet();
@@ -398,22 +368,7 @@ fn freshet_fetches_multi_piece_metadata_from_a_libtorrent_seeder() {
     std::fs::write(&torrent, &bytes).unwrap();
     let meta = freshet_metainfo::Metainfo::from_bytes(&bytes).unwrap();
     assert!(meta.info_bytes.len() > 16384, "{}", meta.info_bytes.len());
-    let mut seeder = Reaped(
-        Command::new("/usr/bin/python3")
-            .args([LT_SCRIPT, "seed"])
-            .arg(&torrent)
-            .arg(&src)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(seeder.0.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
-    let port = v["port"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("libtorrent seeder: {first}"));
+    let (_seeder, port) = component_util::libtorrent_seeder(&torrent, &src);
     let mut magnet = meta.magnet();
     magnet.peers = vec![format!("127.0.0.1:{port}")];
     let c = client(TICK);

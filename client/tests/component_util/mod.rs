@@ -228,3 +228,35 @@ pub fn rss_kib() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// The python3-libtorrent driver script shared by the interop tests.
+pub const LT_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/swarm_interop_lt.py");
+
+/// Starts a python3-libtorrent seeder (`LT_SCRIPT seed TORRENT SRC`) on 127.0.0.1 and
+/// returns it (killed when dropped) with the port it listens on, read from its first line.
+pub fn libtorrent_seeder(torrent: &Path, src: &Path) -> (Reaped, u16) {
+    use std::io::BufRead;
+    let mut seeder = Reaped(
+        std::process::Command::new("/usr/bin/python3")
+            .args([LT_SCRIPT, "seed"])
+            .arg(torrent)
+            .arg(src)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start /usr/bin/python3"),
+    );
+    let stdout = seeder.0.stdout.take().expect("piped stdout");
+    let first = std::io::BufReader::new(stdout)
+        .lines()
+        .next()
+        .expect("libtorrent seeder printed nothing")
+        .expect("read libtorrent seeder output");
+    let v: serde_json::Value =
+        serde_json::from_str(&first).unwrap_or_else(|e| panic!("libtorrent seeder: {first}: {e}"));
+    let port = v["port"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or_else(|| panic!("libtorrent seeder: {first}"));
+    (seeder, port)
+}
