@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use component_util::{
-    Reaped, add, have_python_libtorrent, make_torrent, sample_bytes, tree, wait_added,
+    Reaped, add, have_python_libtorrent, make_torrent, rss_kib, sample_bytes, tree, wait_added,
     wait_complete, wait_for,
 };
 use freshet_client::{
@@ -64,14 +64,41 @@ fn wait_dht(c: &ClientHandle, what: &str, pred: impl Fn(&DhtStatus) -> bool) -> 
     }
 }
 
-/// Resident set size of this test process, in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+/// A loopback DHT with a seeder in it: a router node, `extra` clients bootstrapped from it,
+/// and a seeder that holds the torrent (`bytes`) and has announced it.
+struct SeededDht {
+    router_addr: SocketAddr,
+    _router: ClientHandle,
+    _others: Vec<ClientHandle>,
+    _seeder: ClientHandle,
+}
+
+impl SeededDht {
+    /// Starts the network and the seeder of `bytes` (data in `src`); returns once the seeder
+    /// announced the torrent to at least one node.
+    fn start(bytes: &[u8], src: &Path, extra: usize) -> Self {
+        let router = dht_client(None, None);
+        let router_addr = router.dht_addrs()[0];
+        let others: Vec<ClientHandle> = (0..extra)
+            .map(|_| dht_client(Some(router_addr), None))
+            .collect();
+        for n in &others {
+            wait_dht(n, "a bootstrapped table", |s| s.lookups_done >= 1);
+        }
+        let seeder = dht_client(Some(router_addr), None);
+        add(&seeder, 1, bytes, src, &[]);
+        let sid = wait_added(&seeder);
+        wait_complete(&seeder, sid);
+        wait_dht(&seeder, "an announce", |s| {
+            s.last_lookup.is_some_and(|l| l.announced_to > 0)
+        });
+        Self {
+            router_addr,
+            _router: router,
+            _others: others,
+            _seeder: seeder,
+        }
+    }
 }
 
 #[test]
@@ -453,21 +480,8 @@ fn freshet_download_of_a_bare_magnet_finds_peers_through_dht_bootstrap() {
         .info_hashes
         .v1
         .unwrap();
-    let router = dht_client(None, None);
-    let router_addr = router.dht_addrs()[0];
-    let helpers: Vec<ClientHandle> = (0..3)
-        .map(|_| dht_client(Some(router_addr), None))
-        .collect();
-    for n in &helpers {
-        wait_dht(n, "a bootstrapped table", |s| s.lookups_done >= 1);
-    }
-    let seeder = dht_client(Some(router_addr), None);
-    add(&seeder, 1, &bytes, &src, &[]);
-    let sid = wait_added(&seeder);
-    wait_complete(&seeder, sid);
-    wait_dht(&seeder, "an announce", |s| {
-        s.last_lookup.is_some_and(|l| l.announced_to > 0)
-    });
+    let net = SeededDht::start(&bytes, &src, 3);
+    let router_addr = net.router_addr;
 
     let dl = dir.path().join("dl");
     let started = Instant::now();
@@ -508,21 +522,8 @@ fn freshet_show_fetch_of_a_bare_magnet_finds_the_metadata_through_dht_bootstrap(
     let bytes = make_torrent(&src, "show-dht", &[("", 300_000)], 16 * 1024, false);
     let original = Metainfo::from_bytes(&bytes).unwrap();
     let info_hash = original.info_hashes.v1.unwrap();
-    let router = dht_client(None, None);
-    let router_addr = router.dht_addrs()[0];
-    let helpers: Vec<ClientHandle> = (0..3)
-        .map(|_| dht_client(Some(router_addr), None))
-        .collect();
-    for n in &helpers {
-        wait_dht(n, "a bootstrapped table", |s| s.lookups_done >= 1);
-    }
-    let seeder = dht_client(Some(router_addr), None);
-    add(&seeder, 1, &bytes, &src, &[]);
-    let sid = wait_added(&seeder);
-    wait_complete(&seeder, sid);
-    wait_dht(&seeder, "an announce", |s| {
-        s.last_lookup.is_some_and(|l| l.announced_to > 0)
-    });
+    let net = SeededDht::start(&bytes, &src, 3);
+    let router_addr = net.router_addr;
 
     // A bare magnet: no tracker, no x.pe, no --peer; only the DHT can find the seeder.
     let saved = dir.path().join("fetched.torrent");
@@ -652,21 +653,8 @@ fn libtorrent_finds_a_freshet_seeder_through_the_dht_from_a_magnet() {
         .info_hashes
         .v1
         .unwrap();
-    let router = dht_client(None, None);
-    let router_addr = router.dht_addrs()[0];
-    let others: Vec<ClientHandle> = (0..4)
-        .map(|_| dht_client(Some(router_addr), None))
-        .collect();
-    for n in &others {
-        wait_dht(n, "a bootstrapped table", |s| s.lookups_done >= 1);
-    }
-    let seeder = dht_client(Some(router_addr), None);
-    add(&seeder, 1, &bytes, &src, &[]);
-    let sid = wait_added(&seeder);
-    wait_complete(&seeder, sid);
-    wait_dht(&seeder, "an announce", |s| {
-        s.last_lookup.is_some_and(|l| l.announced_to > 0)
-    });
+    let net = SeededDht::start(&bytes, &src, 4);
+    let router_addr = net.router_addr;
 
     let dl = dir.path().join("dl");
     let mut leecher = Reaped(
