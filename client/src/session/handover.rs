@@ -13,6 +13,10 @@ use freshet_peerwire::{EXTENDED_HANDSHAKE_ID, Message, PeerId, Reserved};
 /// Most messages kept for one connection; a peer that sends more (a long fetch from a busy
 /// downloader announcing many `have`s) is reconnected instead of handed over.
 const MAX_REPLAY: usize = 4096;
+/// Most bytes (encoded message sizes) kept for one connection. A peer may send bitfields of up
+/// to 1 MiB while the piece count is unknown; without this bound, repeated ones would pin up
+/// to [`MAX_REPLAY`] MiB of receive buffers per connection.
+const MAX_REPLAY_BYTES: usize = 2 * 1024 * 1024;
 
 /// What a metadata connection will hand over: its handshake and the replay log.
 #[derive(Debug)]
@@ -29,9 +33,10 @@ pub(crate) struct Handover {
 /// The messages to replay, in arrival order, unless there were too many to keep.
 #[derive(Debug)]
 enum Replay {
-    /// Every message the torrent needs, in order.
-    Kept(Vec<Message>),
-    /// More than [`MAX_REPLAY`] arrived: the log is incomplete and must not be replayed.
+    /// Every message the torrent needs, in order, and their encoded size in bytes.
+    Kept(Vec<Message>, usize),
+    /// More than [`MAX_REPLAY`] messages or [`MAX_REPLAY_BYTES`] bytes arrived: the log is
+    /// incomplete (and was dropped) and must not be replayed.
     Overflowed,
 }
 
@@ -42,7 +47,7 @@ impl Handover {
             conn,
             peer_id,
             reserved,
-            replay: Replay::Kept(Vec::new()),
+            replay: Replay::Kept(Vec::new(), 0),
         }
     }
 
@@ -67,10 +72,12 @@ impl Handover {
         if !needed {
             return;
         }
-        if let Replay::Kept(log) = &mut self.replay {
-            if log.len() >= MAX_REPLAY {
+        if let Replay::Kept(log, bytes) = &mut self.replay {
+            let size = msg.encoded_len();
+            if log.len() >= MAX_REPLAY || *bytes + size > MAX_REPLAY_BYTES {
                 self.replay = Replay::Overflowed;
             } else {
+                *bytes += size;
                 log.push(msg.clone());
             }
         }
@@ -80,7 +87,7 @@ impl Handover {
     /// overflowed (the connection must then be closed and redialled).
     pub(crate) fn into_replay(self) -> Option<Vec<Message>> {
         match self.replay {
-            Replay::Kept(log) => Some(log),
+            Replay::Kept(log, _) => Some(log),
             Replay::Overflowed => None,
         }
     }
@@ -89,7 +96,7 @@ impl Handover {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use freshet_peerwire::PieceIndex;
+    use freshet_peerwire::{Bitfield, PieceIndex};
 
     use super::*;
 
@@ -144,5 +151,18 @@ mod tests {
             h.record(&Message::Have(PieceIndex(u32::try_from(i).unwrap())));
         }
         assert!(h.into_replay().is_none());
+    }
+
+    #[test]
+    fn large_bitfields_overflow_the_byte_bound() {
+        let mut h = handover();
+        let big = Message::Bitfield(Bitfield::new(8 * 1024 * 1024));
+        h.record(&big);
+        assert_eq!(h.into_replay().map(|l| l.len()), Some(1));
+        let mut h = handover();
+        for _ in 0..3 {
+            h.record(&big);
+        }
+        assert!(h.into_replay().is_none(), "3 MiB of bitfields kept");
     }
 }
