@@ -33,8 +33,7 @@ const RATE_WINDOW: usize = 5;
 const OUR_UT_METADATA_ID: u8 = super::fetch::OUR_UT_METADATA_ID;
 /// The extended message id we ask peers to use for `ut_pex` messages to us.
 const OUR_UT_PEX_ID: u8 = super::fetch::OUR_UT_PEX_ID;
-/// Most known peer addresses kept per torrent; peer exchange adds none beyond it.
-const MAX_KNOWN_ADDRS: usize = 2000;
+use super::fetch::MAX_KNOWN_ADDRS;
 /// Longest wait for `stopped` announces when a torrent closes.
 const STOP_ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The request queue we advertise (BEP 10 `reqq`) and the engine's `max_incoming_requests`.
