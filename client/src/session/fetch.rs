@@ -40,8 +40,8 @@ use super::torrent::AnnounceIdentity;
 pub(crate) const OUR_UT_METADATA_ID: u8 = 2;
 /// The id we ask peers to use for `ut_pex` messages to us.
 pub(crate) const OUR_UT_PEX_ID: u8 = 1;
-/// Most known peer addresses kept per torrent or magnet fetch (trackers, DHT, PEX); none
-/// are added beyond it.
+/// Known peer addresses per torrent or magnet fetch beyond which peer exchange adds no more
+/// (trackers and the DHT are bounded per reply instead).
 pub(crate) const MAX_KNOWN_ADDRS: usize = 2000;
 
 /// What the fetch asks of the driver, per connection slot.
