@@ -40,8 +40,9 @@ use super::torrent::AnnounceIdentity;
 pub(crate) const OUR_UT_METADATA_ID: u8 = 2;
 /// The id we ask peers to use for `ut_pex` messages to us.
 pub(crate) const OUR_UT_PEX_ID: u8 = 1;
-/// Known peer addresses per torrent or magnet fetch beyond which peer exchange adds no more
-/// (trackers and the DHT are bounded per reply instead).
+/// Most known peer addresses per torrent or magnet fetch. A torrent forgets its least
+/// promising address to make room for one from a tracker, the DHT or a manual add; peer
+/// exchange and magnet fetches add none beyond it.
 pub(crate) const MAX_KNOWN_ADDRS: usize = 2000;
 
 /// What the fetch asks of the driver, per connection slot.

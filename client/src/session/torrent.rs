@@ -424,6 +424,11 @@ impl Torrent {
 
     /// Adds a peer address to dial.
     pub(crate) fn add_addr(&mut self, now: Instant, addr: SocketAddr) {
+        if !self.addrs.contains_key(&addr) && self.addrs.len() >= MAX_KNOWN_ADDRS {
+            // Trackers and DHT lookups keep naming peers for as long as the torrent runs: the
+            // least promising address makes room, so the list stays bounded.
+            make_room(&mut self.addrs);
+        }
         self.addrs.entry(addr).or_insert(AddrState {
             next_try: now,
             failures: 0,
@@ -940,5 +945,49 @@ impl Torrent {
             have_bytes: self.have_bytes(),
             complete,
         }));
+    }
+}
+
+/// Forgets the known address least worth dialling: not connected, most failed dials, then
+/// the latest retry time.
+fn make_room(addrs: &mut BTreeMap<SocketAddr, AddrState>) {
+    let worst = addrs
+        .iter()
+        .filter(|(_, s)| !s.connected)
+        .max_by_key(|(_, s)| (s.failures, s.next_try))
+        .map(|(a, _)| *a);
+    if let Some(a) = worst {
+        addrs.remove(&a);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // Any instant will do; only offsets matter.
+    fn make_room_forgets_the_most_failed_unconnected_address() {
+        let t0 = Instant::now();
+        let st = |failures, connected| AddrState {
+            next_try: t0 + Duration::from_secs(u64::from(failures)),
+            failures,
+            connected,
+        };
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let mut addrs = BTreeMap::from([
+            (addr(1), st(0, false)),
+            (addr(2), st(5, false)),
+            (addr(3), st(9, true)),
+        ]);
+        make_room(&mut addrs);
+        assert_eq!(
+            addrs.keys().copied().collect::<Vec<_>>(),
+            [addr(1), addr(3)]
+        );
+        make_room(&mut addrs);
+        assert_eq!(addrs.keys().copied().collect::<Vec<_>>(), [addr(3)]);
+        make_room(&mut addrs);
+        assert_eq!(addrs.len(), 1, "a connected address is never forgotten");
     }
 }
