@@ -125,9 +125,20 @@ fn seeder(dir: &Path, torrents: &[(&str, usize)]) -> (ClientHandle, Vec<Vec<u8>>
     (c, all, ids)
 }
 
-/// Decodes the resume record of `info_hash` in `dir`: the number of verified pieces.
+/// Decodes the resume record of `info_hash` in `dir`: the number of verified pieces. The
+/// record is written by the client's resume writer thread, so it waits (up to 30 s) for it.
 fn resume_pieces(dir: &Path, hash_hex: &str) -> u32 {
-    let bytes = std::fs::read(dir.join(format!("{hash_hex}.resume"))).unwrap();
+    let path = dir.join(format!("{hash_hex}.resume"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never written",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bytes = std::fs::read(&path).unwrap();
     freshet_engine::ResumeRecord::decode(&bytes)
         .unwrap()
         .pieces
