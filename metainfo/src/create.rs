@@ -1,9 +1,9 @@
 //! Torrent creation: walk a file or directory, hash it on every core, write a `.torrent`.
 //!
-//! Hashing streams: each worker thread takes the next piece and feeds it, in 64 KiB chunks, to
-//! SHA-1 (and, for hybrids, SHA-256 per 16 KiB block), so memory stays at one chunk (or, with
-//! [`ReadMode::Mapped`], one mapped window) per thread whatever the data size. Results are only
-//! the piece hashes.
+//! Hashing streams: each worker thread takes the next run of consecutive pieces (see `workers`)
+//! and feeds it, in 64 KiB chunks, to SHA-1 (and, for hybrids, SHA-256 per 16 KiB block), so
+//! memory stays at one chunk (or, with [`ReadMode::Mapped`], one mapped window) per thread
+//! whatever the data size. Results are only the piece hashes.
 //!
 //! Hybrid layout (BEP 52): after every non-empty file that does not end on a piece boundary a
 //! pad file is inserted into the v1 `files` list, so v1 pieces and v2 files line up; no tail
@@ -23,6 +23,7 @@ use sha2::Sha256;
 use crate::infohash::{InfoHashV1, InfoHashV2, InfoHashes};
 use crate::merkle::{self, BLOCK_SIZE, MerkleHash};
 use crate::read::{RangeReader, ReadMode, ZEROS};
+use crate::workers;
 
 /// Smallest automatic piece length.
 const MIN_AUTO_PIECE: u64 = 16 * 1024;
@@ -510,73 +511,37 @@ fn hash_pieces(
     read_mode: ReadMode,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Vec<PieceHashes>, CreateError> {
-    let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
     let failure: Mutex<Option<CreateError>> = Mutex::new(None);
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let results: Vec<Vec<(usize, PieceHashes)>> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|w| {
-                let core = (!cores.is_empty()).then(|| cores[w % cores.len()]);
-                let (next, done, failure) = (&next, &done, &failure);
-                s.spawn(move || {
-                    // One worker per core: busy hashers never sleep, so without pinning the
-                    // scheduler may leave them sharing one core on a loaded machine.
-                    if let Some(core) = core {
-                        core_affinity::set_for_current(core);
-                    }
-                    let mut local = Vec::new();
-                    let mut reader = RangeReader::new(read_mode);
-                    while let Ok(i) = usize::try_from(next.fetch_add(1, Ordering::Relaxed)) {
-                        if i >= plan.len() || failure.lock().is_ok_and(|f| f.is_some()) {
-                            break;
-                        }
-                        match hash_one(&plan[i], piece_length, &mut reader) {
-                            Ok((h, n)) => {
-                                local.push((i, h));
-                                let d = done.fetch_add(n, Ordering::Relaxed) + n;
-                                progress(d, total);
-                            }
-                            Err(e) => {
-                                if let Ok(mut f) = failure.lock() {
-                                    f.get_or_insert(e);
-                                }
-                                break;
-                            }
-                        }
-                    }
-                    local
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
+    let results = workers::run(
+        plan.len(),
+        workers::pieces_per_run(piece_length),
+        threads,
+        read_mode,
+        |reader, i| match hash_one(&plan[i], piece_length, reader) {
+            Ok((h, n)) => {
+                progress(done.fetch_add(n, Ordering::Relaxed) + n, total);
+                Some(h)
+            }
+            Err(e) => {
+                if let Ok(mut f) = failure.lock() {
+                    f.get_or_insert(e);
+                }
+                None
+            }
+        },
+    );
     if let Some(e) = failure.into_inner().ok().flatten() {
         return Err(e);
     }
-    let mut out = vec![
-        PieceHashes {
-            sha1: [0; 20],
-            v2: None
-        };
-        plan.len()
-    ];
-    let mut filled = 0usize;
-    for (i, h) in results.into_iter().flatten() {
-        out[i] = h;
-        filled += 1;
-    }
-    if filled != plan.len() {
+    results
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
         // A worker panicked: report it as an I/O failure rather than writing bad hashes.
-        return Err(CreateError::Io {
+        .ok_or_else(|| CreateError::Io {
             path: PathBuf::new(),
             source: io::Error::other("hashing thread failed"),
-        });
-    }
-    Ok(out)
+        })
 }
 
 /// Hashes one piece; returns its hashes and the number of payload bytes read.

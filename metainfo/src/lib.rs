@@ -48,6 +48,7 @@ pub mod sanitize;
 mod symlinks;
 mod torrent;
 mod verify;
+mod workers;
 mod write;
 
 pub use create::{CreateError, CreatedTorrent, TorrentBuilder, auto_piece_length};

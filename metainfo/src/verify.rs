@@ -15,6 +15,7 @@ use sha1::{Digest, Sha1};
 use crate::merkle::{self, BLOCK_SIZE, MerkleHash};
 use crate::read::{RangeReader, ReadMode, ZEROS};
 use crate::torrent::{Layout, Metainfo, PieceIndex};
+use crate::workers;
 
 /// The outcome for one piece.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -213,38 +214,25 @@ pub fn verify_with_mode(
             Segment::Zeros(_) => 0,
         })
         .sum();
-    let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let results: Vec<Vec<(usize, PieceState, Option<MerkleHash>)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads.clamp(1, checks.len().max(1)))
-            .map(|w| {
-                let core = (!cores.is_empty()).then(|| cores[w % cores.len()]);
-                let (next, done, checks) = (&next, &done, &checks);
-                s.spawn(move || {
-                    if let Some(core) = core {
-                        core_affinity::set_for_current(core);
-                    }
-                    let mut local = Vec::new();
-                    let mut reader = RangeReader::new(read_mode);
-                    while let Ok(i) = usize::try_from(next.fetch_add(1, Ordering::Relaxed)) {
-                        let Some(check) = checks.get(i) else { break };
-                        let (state, node, n) = run_check(check, pl, &mut reader);
-                        local.push((i, state, node));
-                        progress(done.fetch_add(n, Ordering::Relaxed) + n, total);
-                    }
-                    local
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+    let results = workers::run(
+        checks.len(),
+        workers::pieces_per_run(pl),
+        threads,
+        read_mode,
+        |reader, i| {
+            let (state, node, n) = run_check(&checks[i], pl, reader);
+            progress(done.fetch_add(n, Ordering::Relaxed) + n, total);
+            Some((state, node))
+        },
+    );
     let mut states = vec![PieceState::Missing; checks.len()];
     let mut nodes: Vec<Option<MerkleHash>> = vec![None; checks.len()];
-    for (i, st, node) in results.into_iter().flatten() {
+    for (i, (st, node)) in results
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, r?)))
+    {
         states[i] = st;
         nodes[i] = node;
     }
