@@ -10,7 +10,6 @@
 //! pad is written after the last non-empty file.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -555,9 +554,8 @@ fn hash_one(
     let mut read_total = 0u64;
     let v2 = piece.v2.is_some();
     for &(file, start, len) in &piece.segments {
-        let handle = File::open(&file.disk).map_err(io_err(&file.disk))?;
         reader
-            .for_each_chunk(&handle, start, len, |chunk| {
+            .for_each_chunk_at(&file.disk, start, len, |chunk| {
                 sha1.update(chunk);
                 if v2 {
                     blocks.extend(

@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::io;
+use std::path::{Path, PathBuf};
 
 use crate::mapped::{WindowError, Windows};
 
@@ -44,6 +45,8 @@ pub(crate) struct RangeReader {
     buf: Vec<u8>,
     /// [`ReadMode::Mapped`]: the window this thread has mapped.
     windows: Windows,
+    /// The file read last, kept open: consecutive pieces are mostly in the same file.
+    open: Option<(PathBuf, File)>,
 }
 
 impl RangeReader {
@@ -53,7 +56,29 @@ impl RangeReader {
             mode,
             buf: Vec::new(),
             windows: Windows::default(),
+            open: None,
         }
+    }
+
+    /// [`for_each_chunk`](Self::for_each_chunk) on the file at `path`, opened once and kept
+    /// open while the following calls read the same path.
+    ///
+    /// # Errors
+    /// Opening the file fails, or as [`for_each_chunk`](Self::for_each_chunk).
+    pub(crate) fn for_each_chunk_at(
+        &mut self,
+        path: &Path,
+        offset: u64,
+        len: u64,
+        sink: impl FnMut(&[u8]),
+    ) -> io::Result<()> {
+        let (path, file) = match self.open.take() {
+            Some((open, file)) if open == path => (open, file),
+            _ => (path.to_owned(), File::open(path)?),
+        };
+        let fed = self.for_each_chunk(&file, offset, len, sink);
+        self.open = Some((path, file));
+        fed
     }
 
     /// Calls `sink` with consecutive chunks of at most [`CHUNK`] bytes covering

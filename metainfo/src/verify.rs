@@ -5,7 +5,6 @@
 //! when it is that file). v1 and hybrid torrents are checked with their SHA-1 piece hashes;
 //! v2-only torrents with their piece layers (or, when a file has no layer, its pieces root).
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -327,10 +326,7 @@ fn run_check(
                 }
             }
             Segment::Disk { path, offset, len } => {
-                let Ok(file) = File::open(path) else {
-                    return (PieceState::Missing, None, *len);
-                };
-                let fed = reader.for_each_chunk(&file, *offset, *len, |chunk| {
+                let fed = reader.for_each_chunk_at(path, *offset, *len, |chunk| {
                     if v2 {
                         blocks.extend(
                             chunk
