@@ -119,6 +119,12 @@ fn main() {
                 "bt_bencode",
                 Box::new(|| drop(black_box(bt_bencode::to_vec(black_box(&bt)).unwrap()))),
             ),
+            (
+                // Not an encoder: the floor for any encoder into a new `Vec`, one allocation
+                // and one copy of the finished bytes.
+                "copy_floor",
+                Box::new(|| drop(black_box(black_box(bytes).to_vec()))),
+            ),
         ];
         run(&format!("encode/{name}"), bytes.len(), &encoders, &filter);
     }

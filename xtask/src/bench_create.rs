@@ -1,10 +1,10 @@
 //! `cargo xtask bench create`: torrent-creation throughput, side by side.
 //!
-//! 1. Writes a pseudo-random test file (default 1 GiB) to tmpfs (`/dev/shm`), so the disk is
-//!    not what is measured. `--dir DIR` puts it elsewhere instead, e.g. on the disk's file
-//!    system, where it stays in the page cache after it is written (freshet maps pages in
-//!    place, so the page cache's folio size matters: tmpfs here has 4 KiB pages, ext4 large
-//!    folios).
+//! 1. Writes a pseudo-random test file (default 1 GiB) to `/var/tmp`, on the disk's file
+//!    system where torrent data normally lives; it stays in the page cache after it is written,
+//!    so the disk is not what is measured. `--dir DIR` puts it elsewhere, e.g. `/dev/shm`
+//!    (tmpfs). freshet maps pages in place, so the page cache's folio size matters: tmpfs has
+//!    4 KiB pages unless shmem huge pages are enabled, ext4 and XFS on Linux 6.x large folios.
 //! 2. Measures single-core throughput of the `sha1` crate on an in-memory buffer in the same
 //!    run; the goal for `freshet create` is at least 90 % of cores x that figure.
 //! 3. Builds `freshet` in release mode and times `freshet create` (v1 with memory-mapped reads,
@@ -68,7 +68,7 @@ pub(crate) fn run(args: &[&str]) -> Result<()> {
     let mut size_mib = 1024u64;
     let mut runs = 3usize;
     let mut out_file = None;
-    let mut dir = PathBuf::from("/dev/shm");
+    let mut dir = PathBuf::from("/var/tmp");
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match *a {
@@ -268,13 +268,17 @@ pub(crate) fn run(args: &[&str]) -> Result<()> {
     }
     // Rows 0-2 are freshet (mapped v1, read-path v1, hybrid); the rest are the other tools.
     let fastest_other = results.iter().skip(3).map(gbps).fold(0.0, f64::max);
+    let ours_median = medians
+        .first()
+        .map_or(0.0, |d| size as f64 / d.as_secs_f64() / 1e9);
     let rss = results.first().map_or(0, |m| m.rss_kib);
     let _ = writeln!(md);
     let _ = writeln!(
         md,
-        "- throughput goal (>= {goal:.3} GB/s wall): {} ({:.0} % of cores x single-core sha1)",
+        "- throughput goal (>= {goal:.3} GB/s wall): {} ({:.0} % of cores x single-core sha1 on the best run, {:.0} % on the median run)",
         verdict(ours >= goal),
-        100.0 * ours / (cores as f64 * sha1_wall)
+        100.0 * ours / (cores as f64 * sha1_wall),
+        100.0 * ours_median / (cores as f64 * sha1_wall)
     );
     let _ = writeln!(
         md,

@@ -36,7 +36,7 @@ fn main() -> Result<()> {
             bench_tracker::run(&args[skip..])
         }
         _ => bail!(
-            "usage: cargo xtask bench create [--size-mib N] [--runs N] [--out FILE]\n       cargo xtask bench tracker --freshet BIN [--rounds N]\n       cargo xtask bench swarm [--size-mib N] [--rounds N] [--seeder libtorrent|freshet|both]\n       cargo xtask fuzz [--seconds N] [--target NAME]\n       cargo xtask reliability [--size-mib N] [--kills K] [--seed S] [--torrents N] [--peers N]"
+            "usage: cargo xtask bench create [--size-mib N] [--runs N] [--dir DIR] [--out FILE]\n       cargo xtask bench tracker --freshet BIN [--rounds N]\n       cargo xtask bench swarm [--size-mib N] [--rounds N] [--seeder libtorrent|freshet|both]\n       cargo xtask fuzz [--seconds N] [--target NAME]\n       cargo xtask reliability [--size-mib N] [--kills K] [--seed S] [--torrents N] [--peers N]"
         ),
     }
 }
