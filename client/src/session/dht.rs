@@ -421,23 +421,22 @@ impl DhtNode {
         }
     }
 
-    /// Writes the node id and routing table to the state directory, if there is one and they
-    /// changed since the last write (called on shutdown and with the periodic resume saves, so
-    /// a crash loses little).
-    pub(super) fn save(&mut self, now: Instant) {
-        let Some(path) = &self.state_file else { return };
+    /// The node id and routing table to write to the state directory, as (path, bytes), if
+    /// there is one and they changed since the last call (called on shutdown and with the
+    /// periodic resume saves, so a crash loses little; the resume writer thread writes them).
+    pub(super) fn state_to_save(&mut self, now: Instant) -> Option<(PathBuf, Vec<u8>)> {
+        let path = self.state_file.as_ref()?;
         let state = self.node.saved_state(now);
         let bytes = state.encode();
         if self.saved.as_deref() == Some(bytes.as_slice()) {
-            return;
+            return None;
         }
-        match freshet_engine::save_atomic(path, &bytes) {
-            Ok(()) => {
-                tracing::debug!(nodes = state.nodes.len(), "DHT routing table saved");
-                self.saved = Some(bytes);
-            }
-            Err(e) => tracing::warn!("cannot save the DHT state {}: {e}", path.display()),
-        }
+        tracing::debug!(
+            nodes = state.nodes.len(),
+            "DHT routing table queued for saving"
+        );
+        self.saved = Some(bytes.clone());
+        Some((path.clone(), bytes))
     }
 
     /// Whether torrent lookups may start: they wait while a bootstrap is still under way and

@@ -416,9 +416,7 @@ impl Driver {
             if now >= self.next_resume {
                 self.next_resume = now + self.config.resume_interval;
                 self.save_all_resume();
-                if let Some(d) = &mut self.dht {
-                    d.save(now);
-                }
+                self.save_dht_state(now);
             }
             self.run_actions(now);
             self.advance_closing(now);
@@ -2165,6 +2163,15 @@ impl Driver {
         self.answer_adds();
     }
 
+    /// Queues the DHT routing table on the resume writer if it changed since the last save.
+    fn save_dht_state(&mut self, now: Instant) {
+        if let (Some(d), Some(pools)) = (&mut self.dht, &self.pools)
+            && let Some((path, bytes)) = d.state_to_save(now)
+        {
+            pools.save_file(path, bytes, "DHT state");
+        }
+    }
+
     fn shutdown_finished(&self, now: Instant) -> bool {
         match self.shutdown_deadline {
             None => false,
@@ -2173,9 +2180,8 @@ impl Driver {
     }
 
     fn finish_shutdown(mut self) {
-        if let Some(d) = &mut self.dht {
-            d.save(Instant::now());
-        }
+        // Written by the resume writer before `join` below returns.
+        self.save_dht_state(Instant::now());
         // Queued disk jobs finish first, so the fsync in `resume::save` covers every write.
         if let Some(p) = self.pools.take() {
             p.join();

@@ -36,6 +36,18 @@ pub(crate) struct ResumeJob {
     pub(crate) path: PathBuf,
 }
 
+/// What the writer thread makes durable, one at a time.
+enum WriterJob {
+    /// A torrent's resume record, after its data is flushed.
+    Resume(ResumeJob),
+    /// A small state file (such as `dht.state`), written atomically; a failure is logged.
+    File {
+        path: PathBuf,
+        bytes: Vec<u8>,
+        what: &'static str,
+    },
+}
+
 /// A finished job.
 #[derive(Debug)]
 pub(crate) struct Done {
@@ -78,7 +90,7 @@ impl BatchWaker {
 pub(crate) struct Pools {
     disk: Option<Sender<Job>>,
     hash: Option<Sender<Job>>,
-    resume: Option<Sender<ResumeJob>>,
+    resume: Option<Sender<WriterJob>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -143,7 +155,16 @@ impl Pools {
     pub(crate) fn save_resume(&self, job: ResumeJob) {
         if let Some(tx) = &self.resume {
             // The writer only stops when this sender is dropped.
-            let _ = tx.send(job);
+            let _ = tx.send(WriterJob::Resume(job));
+        }
+    }
+
+    /// Queues an atomic write of `bytes` to `path` on the resume writer, so its fsyncs stay
+    /// off the network thread; `what` names the file in the warning logged if it fails.
+    /// [`join`](Self::join) waits for it.
+    pub(crate) fn save_file(&self, path: PathBuf, bytes: Vec<u8>, what: &'static str) {
+        if let Some(tx) = &self.resume {
+            let _ = tx.send(WriterJob::File { path, bytes, what });
         }
     }
 
@@ -176,8 +197,17 @@ fn worker(rx: &Receiver<Job>, done: &Sender<Done>, waker: &BatchWaker) {
     }
 }
 
-fn resume_writer(rx: &Receiver<ResumeJob>, done: &Sender<Done>, waker: &BatchWaker) {
+fn resume_writer(rx: &Receiver<WriterJob>, done: &Sender<Done>, waker: &BatchWaker) {
     while let Ok(job) = rx.recv() {
+        let job = match job {
+            WriterJob::Resume(job) => job,
+            WriterJob::File { path, bytes, what } => {
+                if let Err(e) = freshet_engine::save_atomic(&path, &bytes) {
+                    tracing::warn!("cannot save the {what} {}: {e}", path.display());
+                }
+                continue;
+            }
+        };
         let result =
             resume::write_durably(job.storage.as_ref(), &job.geometry, job.record, &job.path);
         if done
