@@ -381,19 +381,20 @@ fn honest_download(bytes: &[u8], dl: &std::path::Path, seed: std::net::SocketAdd
 }
 
 /// Connections opened at a seed, half sending a valid handshake and then nothing, half not
-/// even that: `(still open, refused or failed)`. Each socket is nonblocking.
+/// even that; `handshake(i)` is socket `i`'s. Returns how many failed to connect. Each socket is
+/// nonblocking.
 fn open_silent(
     seed: std::net::SocketAddr,
-    handshake: &[u8],
-    n: usize,
+    handshake: impl Fn(usize) -> [u8; 68],
+    sockets: std::ops::Range<usize>,
     out: &mut Vec<std::net::TcpStream>,
 ) -> usize {
     let mut failed = 0;
-    for i in 0..n {
+    for i in sockets {
         match std::net::TcpStream::connect_timeout(&seed, Duration::from_secs(2)) {
             Ok(mut s) => {
                 if i % 2 == 0 {
-                    let _ = s.write_all(handshake);
+                    let _ = s.write_all(&handshake(i));
                 }
                 s.set_nonblocking(true).unwrap();
                 out.push(s);
@@ -442,18 +443,20 @@ fn two_thousand_silent_connections_do_not_lock_out_an_honest_leech() {
     // Each attacking socket is one fd here and at most one in the seed (same process).
     let limit = open_files_limit();
     let total = 2000.min(limit.saturating_sub(400) / 2);
-    let handshake = Handshake::new(
-        Reserved::NONE,
-        info_hash,
-        PeerId::azureus(*b"-XX0001-", [9; 12]),
-    )
-    .to_bytes();
+    // A distinct peer id per socket: a repeated id would be closed as a duplicate connection
+    // at once and never take a slot.
+    let handshake = move |i: usize| {
+        let mut id = [0u8; 12];
+        id[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        Handshake::new(Reserved::NONE, info_hash, PeerId::azureus(*b"-XX0001-", id)).to_bytes()
+    };
     let mut socks = Vec::new();
     // Fill every slot before the honest leech comes.
-    let mut failed = open_silent(seed_addr, &handshake, total * 3 / 4, &mut socks);
+    let first = total * 3 / 4;
+    let mut failed = open_silent(seed_addr, handshake, 0..first, &mut socks);
     // The last quarter opens while the honest leech starts its download.
     let attacker = std::thread::spawn(move || {
-        failed += open_silent(seed_addr, &handshake, total - total * 3 / 4, &mut socks);
+        failed += open_silent(seed_addr, handshake, first..total, &mut socks);
         (socks, failed)
     });
     let dl = dir.path().join("dl");

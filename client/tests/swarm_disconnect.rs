@@ -1,5 +1,6 @@
 //! A peer that disconnects in the middle of a piece: its requests go to another peer and the
-//! download still completes with correct data. Bad peers never stop the client.
+//! download still completes with correct data. Bad peers never stop the client. A peer
+//! connected twice (both sides dialled, or it dialled twice) keeps exactly one connection.
 #![allow(clippy::disallowed_methods)] // Tests bound their waits with the real clock.
 
 mod component_util;
@@ -197,4 +198,115 @@ fn the_peers_reqq_from_its_extension_handshake_bounds_our_requests() {
     assert_eq!(requests, 2, "requests in flight with reqq 2");
     assert_eq!(client_reqq, Some(4096), "the reqq we advertise");
     c.join();
+}
+
+/// A seed on 127.0.0.1 with the 1 MB torrent `bytes` complete, and that torrent's info-hash.
+fn dup_seed(dir: &std::path::Path) -> (freshet_client::ClientHandle, TorrentIdAndHash) {
+    let src = dir.join("src");
+    let bytes = make_torrent(&src, "dup.bin", &[("", 1_000_000)], 65536, false);
+    let meta = Metainfo::from_bytes(&bytes).unwrap();
+    let seed = client(TICK);
+    add(&seed, 1, &bytes, &src, &[]);
+    let id = wait_added(&seed);
+    wait_complete(&seed, id);
+    let hash = meta.info_hashes.wire_id().unwrap();
+    (seed, TorrentIdAndHash { id, hash })
+}
+
+struct TorrentIdAndHash {
+    id: freshet_client::TorrentId,
+    hash: freshet_metainfo::InfoHashV1,
+}
+
+const DUP_ID: [u8; 12] = *b"duplicate-id";
+
+/// Sends our handshake (always the same peer id) and reads the seed's.
+fn handshake(s: &mut TcpStream, hash: freshet_metainfo::InfoHashV1) -> BytesMut {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let hs = Handshake::new(Reserved::NONE, hash, PeerId::azureus(*b"-XX0001-", DUP_ID));
+    s.write_all(&hs.to_bytes()).unwrap();
+    let mut buf = BytesMut::new();
+    loop {
+        if let Decoded::Complete { consumed, value } = Handshake::decode(&buf).unwrap() {
+            assert_eq!(value.info_hash, hash);
+            let _ = buf.split_to(consumed);
+            return buf;
+        }
+        let mut tmp = [0u8; 256];
+        let n = s.read(&mut tmp).unwrap();
+        assert!(n > 0, "closed during the handshake");
+        buf.extend_from_slice(&tmp[..n]);
+    }
+}
+
+/// Whether the seed closes `s` (reads until end of stream; false if the read times out).
+fn closed_by_seed(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tmp = [0u8; 4096];
+    loop {
+        match s.read(&mut tmp) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The connection still works: after `interested` the seed unchokes us on it.
+fn unchokes(s: &mut TcpStream, mut buf: BytesMut) {
+    let mut out = BytesMut::new();
+    Message::Interested.encode(&mut out);
+    s.write_all(&out).unwrap();
+    let dec = MessageDecoder::default();
+    // Bounded by the 20 s read timeout: a closed or silent connection fails the test.
+    while read_message(s, &mut buf, &dec) != Message::Unchoke {}
+}
+
+#[test]
+fn when_both_sides_dial_the_lower_listen_port_keeps_its_outgoing_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seed, t) = dup_seed(dir.path());
+    let seed_port = seed.listen_addrs()[0].port();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let our_port = listener.local_addr().unwrap().port();
+
+    // We dial the seed, then the seed dials us: the same peer id on both connections.
+    let mut ours = TcpStream::connect(seed.listen_addrs()[0]).unwrap();
+    let ours_buf = handshake(&mut ours, t.hash);
+    seed.send(Request::AddPeer {
+        id: t.id,
+        addr: listener.local_addr().unwrap(),
+    })
+    .unwrap();
+    let (mut theirs, _) = listener.accept().unwrap();
+    let theirs_buf = handshake(&mut theirs, t.hash);
+
+    // libtorrent's rule, from the seed's side: the lower listen port keeps the connection it
+    // opened. Each side of the pair computes the same answer.
+    let (mut dropped, mut kept, kept_buf) = if seed_port < our_port {
+        (ours, theirs, theirs_buf)
+    } else {
+        (theirs, ours, ours_buf)
+    };
+    eprintln!("seed listens on {seed_port}, we on {our_port}");
+    assert!(closed_by_seed(&mut dropped), "the duplicate stayed open");
+    unchokes(&mut kept, kept_buf);
+    seed.join();
+}
+
+#[test]
+fn a_second_connection_from_the_same_peer_is_closed_and_the_first_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seed, t) = dup_seed(dir.path());
+    let mut first = TcpStream::connect(seed.listen_addrs()[0]).unwrap();
+    let first_buf = handshake(&mut first, t.hash);
+    let mut second = TcpStream::connect(seed.listen_addrs()[0]).unwrap();
+    let _ = handshake(&mut second, t.hash);
+    assert!(
+        closed_by_seed(&mut second),
+        "the second connection stayed open"
+    );
+    unchokes(&mut first, first_buf);
+    seed.join();
 }

@@ -76,6 +76,9 @@
 mod choker;
 pub use choker::{ChokeCandidate, ChokeMode, choose_optimistic, choose_unchoked};
 
+mod duplicate;
+pub use duplicate::{Duplicate, Keep, Opener};
+
 mod event;
 pub use event::{Action, AnnounceEvent, DisconnectReason, Event};
 

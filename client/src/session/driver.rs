@@ -823,6 +823,59 @@ impl Driver {
         self.register_peer(now, idx, hs.peer_id, hs.reserved);
     }
 
+    /// If the torrent of connection `idx` already has a connection to `peer_id` (both sides
+    /// dialled each other), closes the one the duplicate rule drops
+    /// ([`freshet_engine::Duplicate`]); returns whether `idx` is still to be registered.
+    fn resolve_duplicate(&mut self, idx: usize, peer_id: PeerId) -> bool {
+        let Some(Some(c)) = self.conns.get(idx) else {
+            return false;
+        };
+        let Some(t) = c.torrent.and_then(|id| self.torrents.get(&id)) else {
+            return true; // refused as "torrent gone" by the caller
+        };
+        let Some(old_idx) = t
+            .peer_with_id(peer_id)
+            .and_then(|key| self.by_peer.get(&(t.id, key)).copied())
+            .filter(|&o| o != idx)
+        else {
+            return true;
+        };
+        let Some(Some(old)) = self.conns.get(old_idx) else {
+            return true;
+        };
+        if old.closing.is_some() {
+            return true;
+        }
+        let opener = |c: &Conn| match c.direction {
+            Direction::Outgoing => freshet_engine::Opener::Us,
+            Direction::Incoming => freshet_engine::Opener::Them,
+        };
+        // Our listen port is the local port of a connection they opened; theirs is the port
+        // we dialled (only read when the two were opened by different sides).
+        let (ours, theirs) = if c.direction == Direction::Incoming {
+            (c, old)
+        } else {
+            (old, c)
+        };
+        let dup = freshet_engine::Duplicate {
+            existing: opener(old),
+            new: opener(c),
+            our_port: ours.stream.local_addr().map_or(0, |a| a.port()),
+            their_port: theirs.addr.port(),
+            ours: self.peer_id,
+            theirs: peer_id,
+        };
+        let (close, keep_new) = match dup.resolve() {
+            freshet_engine::Keep::Existing => (idx, false),
+            freshet_engine::Keep::New => (old_idx, true),
+        };
+        tracing::debug!(peer = %c.addr, existing = %old.addr, keep_new, "duplicate connection");
+        if let Some(Some(c)) = self.conns.get_mut(close) {
+            c.closing = Some("duplicate connection to the same peer".into());
+        }
+        keep_new
+    }
+
     /// Registers the handshaken connection `idx` with its torrent's engine: the normal
     /// post-handshake sequence (our bitfield or have-none, allowed-fast, our extension
     /// handshake) follows. Returns the engine's key, or `None` if the connection was refused
@@ -834,6 +887,9 @@ impl Driver {
         peer_id: PeerId,
         reserved: Reserved,
     ) -> Option<PeerKey> {
+        if !self.resolve_duplicate(idx, peer_id) {
+            return None;
+        }
         let Some(Some(c)) = self.conns.get_mut(idx) else {
             return None;
         };

@@ -530,6 +530,13 @@ impl Torrent {
         r
     }
 
+    /// The registered connection, if any, of the peer with id `id`.
+    pub(crate) fn peer_with_id(&self, id: freshet_peerwire::PeerId) -> Option<PeerKey> {
+        self.peer_ids
+            .iter()
+            .find_map(|(k, (_, pid))| (*pid == Some(id)).then_some(*k))
+    }
+
     // ---- inputs ----
 
     /// A peer's connection is gone.
