@@ -100,39 +100,24 @@ mod tests {
     }
 
     #[test]
-    fn the_lower_listen_port_keeps_its_outgoing_connection() {
-        // We listen on 6000, they on 7000: our outgoing connection stays, whichever came first.
-        assert_eq!(
-            dup(Opener::Us, Opener::Them, 6000, 7000, 2).resolve(),
-            Keep::Existing
-        );
-        assert_eq!(
-            dup(Opener::Them, Opener::Us, 6000, 7000, 2).resolve(),
-            Keep::New
-        );
-        // They listen lower: theirs stays.
-        assert_eq!(
-            dup(Opener::Us, Opener::Them, 7000, 6000, 2).resolve(),
-            Keep::New
-        );
-        assert_eq!(
-            dup(Opener::Them, Opener::Us, 7000, 6000, 2).resolve(),
-            Keep::Existing
-        );
-    }
-
-    #[test]
-    fn equal_ports_fall_back_to_the_lower_peer_id() {
-        // Our id [2; 20] < theirs [3; 20]: ours stays.
-        assert_eq!(
-            dup(Opener::Them, Opener::Us, 6881, 6881, 2).resolve(),
-            Keep::New
-        );
-        // Our id [3; 20] > theirs [2; 20]: theirs stays.
-        assert_eq!(
-            dup(Opener::Them, Opener::Us, 6881, 6881, 3).resolve(),
-            Keep::Existing
-        );
+    fn the_lower_listen_port_keeps_its_outgoing_connection_then_the_lower_id() {
+        use Opener::{Them, Us};
+        // (existing, new, our port, their port, our id byte (theirs is it ^ 1), kept)
+        let cases = [
+            // We listen lower: our outgoing connection stays, whichever came first.
+            (Us, Them, 6000, 7000, 2, Keep::Existing),
+            (Them, Us, 6000, 7000, 2, Keep::New),
+            // They listen lower: theirs stays.
+            (Us, Them, 7000, 6000, 2, Keep::New),
+            (Them, Us, 7000, 6000, 2, Keep::Existing),
+            // Equal ports: our id [2; 20] < theirs [3; 20], ours stays; [3; 20] > [2; 20], theirs.
+            (Them, Us, 6881, 6881, 2, Keep::New),
+            (Them, Us, 6881, 6881, 3, Keep::Existing),
+        ];
+        for (existing, new, our_port, their_port, ours, kept) in cases {
+            let d = dup(existing, new, our_port, their_port, ours);
+            assert_eq!(d.resolve(), kept, "{d:?}");
+        }
     }
 
     #[test]
