@@ -5,8 +5,8 @@
 //! module for the path-safety rule): every file path is sanitised so it can never leave the
 //! save directory, duplicate names are renamed, v2 piece layers are verified against their
 //! merkle roots, and every size is range-checked before anything proportional is allocated.
-//! The crate performs no network I/O and reads no clock; only [`create`] and [`verify`] read
-//! files.
+//! The crate performs no network I/O and reads no clock; only [`TorrentBuilder`] and
+//! [`verify()`] read files.
 //!
 //! Start from [`Metainfo::from_bytes`], [`Magnet::parse`] and [`TorrentBuilder`].
 //!
