@@ -121,10 +121,12 @@ impl RangeReader {
                 let whole = bytes.len() - bytes.len() % CHUNK;
                 bytes[..whole].chunks(CHUNK).for_each(&mut sink);
                 let rest = &bytes[whole..];
-                if rest.is_empty() {
-                } else if pos == end {
-                    sink(rest);
-                } else {
+                if pos == end {
+                    if !rest.is_empty() {
+                        sink(rest);
+                    }
+                } else if !rest.is_empty() {
+                    // The window ends inside a chunk: keep its start for the next window.
                     if self.buf.is_empty() {
                         self.buf = vec![0; CHUNK];
                     }
