@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use component_util::{
-    add, client, make_torrent, rss_kib, tree, wait_added, wait_complete, wait_for,
+    End, add, client, make_torrent, rss_kib, tree, wait_added, wait_complete, wait_end, wait_for,
 };
 use freshet_client::{AddOptions, Event, Request, RequestId, TorrentSource, UseTrackers};
 use freshet_metainfo::{InfoHashV1, Metainfo};
@@ -29,15 +29,6 @@ const TICK: Duration = Duration::from_millis(50);
 const WAIT: Duration = Duration::from_secs(30);
 /// The `ut_metadata` / `ut_pex` id the raw peer asks for.
 const RAW_EXT_ID: u8 = 7;
-
-/// How the raw peer's connection ended.
-#[derive(Debug, PartialEq, Eq)]
-enum End {
-    /// The client closed it.
-    Closed,
-    /// Still open after the wait.
-    StillOpen,
-}
 
 /// A raw peer connection, after the BitTorrent handshake (extension protocol on).
 struct Raw {
@@ -135,22 +126,7 @@ impl Raw {
 
     /// Reads until the client closes; how it ended.
     fn wait_closed(mut self) -> End {
-        let mut buf = [0u8; 4096];
-        loop {
-            match self.s.read(&mut buf) {
-                Ok(0) => return End::Closed,
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return End::StillOpen;
-                }
-                Err(_) => return End::Closed,
-            }
-        }
+        wait_end(&mut self.s)
     }
 }
 

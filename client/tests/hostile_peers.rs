@@ -12,7 +12,8 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use component_util::{
-    add, client, make_torrent, rss_kib, sample_bytes, tree, wait_added, wait_complete,
+    End, add, client, make_torrent, rss_kib, sample_bytes, tree, wait_added, wait_complete,
+    wait_end,
 };
 use freshet_client::{Event, Request};
 use freshet_metainfo::Metainfo;
@@ -23,15 +24,6 @@ const TICK: Duration = Duration::from_millis(50);
 const DROP_WAIT: Duration = Duration::from_secs(30);
 /// The test torrent: 300 000 bytes in 16 KiB pieces = 19 pieces (a 3-byte bitfield).
 const LEN: usize = 300_000;
-
-/// How the hostile peer's connection ended.
-#[derive(Debug, PartialEq, Eq)]
-enum End {
-    /// The leech closed (EOF or reset) after the hostile bytes were sent.
-    Closed,
-    /// Still open after [`DROP_WAIT`].
-    StillOpen,
-}
 
 fn frame(id: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = u32::try_from(payload.len() + 1)
@@ -93,22 +85,7 @@ fn run_peer(case: &str, payload: &[u8], wait: Duration) -> End {
         if s.write_all(&payload).is_err() {
             return End::Closed;
         }
-        let mut buf = [0u8; 4096];
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) => return End::Closed,
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return End::StillOpen;
-                }
-                Err(_) => return End::Closed,
-            }
-        }
+        wait_end(&mut s)
     });
 
     let leech = client(TICK);

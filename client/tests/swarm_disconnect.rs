@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use component_util::{add, client, make_torrent, tree, wait_added, wait_complete};
+use component_util::{End, add, client, make_torrent, tree, wait_added, wait_complete, wait_end};
 use freshet_client::{Event, Request};
 use freshet_metainfo::Metainfo;
 use freshet_peerwire::{Bitfield, Decoded, Handshake, Message, MessageDecoder, PeerId, Reserved};
@@ -239,18 +239,10 @@ fn handshake(s: &mut TcpStream, hash: freshet_metainfo::InfoHashV1) -> BytesMut 
     }
 }
 
-/// Whether the seed closes `s` (reads until end of stream; false if the read times out).
+/// Whether the seed closes `s` within 10 s.
 fn closed_by_seed(s: &mut TcpStream) -> bool {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut tmp = [0u8; 4096];
-    loop {
-        match s.read(&mut tmp) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
+    wait_end(s) == End::Closed
 }
 
 /// The connection still works: after `interested` the seed unchokes us on it.

@@ -260,3 +260,33 @@ pub fn libtorrent_seeder(torrent: &Path, src: &Path) -> (Reaped, u16) {
         .unwrap_or_else(|| panic!("libtorrent seeder: {first}"));
     (seeder, port)
 }
+
+/// How a raw peer's connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum End {
+    /// The client closed it (end of stream, or a reset).
+    Closed,
+    /// Still open when the socket's read timeout passed.
+    StillOpen,
+}
+
+/// Reads and discards what the client sends until it closes the connection, or until the
+/// socket's read timeout (set by the caller) passes with nothing read.
+pub fn wait_end(s: &mut impl std::io::Read) -> End {
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return End::Closed,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return End::StillOpen;
+            }
+            Err(_) => return End::Closed,
+        }
+    }
+}
