@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use component_util::{
-    Reaped, add, have_python_libtorrent, make_torrent, rss_kib, sample_bytes, tree, wait_added,
-    wait_complete, wait_for,
+    Reaped, add, have_python_libtorrent, make_torrent, rss_kib, sample_bytes, tree, v1_hash,
+    wait_added, wait_complete, wait_for,
 };
 use freshet_client::{
     AddOptions, ClientHandle, Config, DhtConfig, DhtStatus, Event, Request, RequestId,
@@ -112,11 +112,7 @@ fn magnet_with_no_tracker_finds_its_seeder_through_a_20_client_dht() {
         256 * 1024,
         false,
     );
-    let info_hash = Metainfo::from_bytes(&bytes)
-        .unwrap()
-        .info_hashes
-        .v1
-        .unwrap();
+    let info_hash = v1_hash(&bytes);
 
     // Node 0 is the bootstrap node; 17 more join through it, then a seeder and a leecher.
     let router = dht_client(None, None);
@@ -327,11 +323,7 @@ fn freshet_finds_a_libtorrent_seeder_through_the_dht_from_a_magnet() {
         64 * 1024,
         false,
     );
-    let info_hash = Metainfo::from_bytes(&bytes)
-        .unwrap()
-        .info_hashes
-        .v1
-        .unwrap();
+    let info_hash = v1_hash(&bytes);
     let torrent = dir.path().join("lt-dht.torrent");
     std::fs::write(&torrent, &bytes).unwrap();
 
@@ -475,11 +467,7 @@ fn freshet_download_of_a_bare_magnet_finds_peers_through_dht_bootstrap() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     let bytes = make_torrent(&src, "cli-dht", &[("", 1024 * 1024 + 3)], 64 * 1024, false);
-    let info_hash = Metainfo::from_bytes(&bytes)
-        .unwrap()
-        .info_hashes
-        .v1
-        .unwrap();
+    let info_hash = v1_hash(&bytes);
     let net = SeededDht::start(&bytes, &src, 3);
     let router_addr = net.router_addr;
 
@@ -575,11 +563,7 @@ fn magnet_finds_its_seeder_over_an_ipv6_dht_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     let bytes = make_torrent(&src, "v6", &[("", 500_000)], 64 * 1024, false);
-    let info_hash = Metainfo::from_bytes(&bytes)
-        .unwrap()
-        .info_hashes
-        .v1
-        .unwrap();
+    let info_hash = v1_hash(&bytes);
     let seeder = v6(Some(router_addr)).unwrap();
     add(&seeder, 1, &bytes, &src, &[]);
     let sid = wait_added(&seeder);
@@ -648,11 +632,7 @@ fn libtorrent_finds_a_freshet_seeder_through_the_dht_from_a_magnet() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     let bytes = make_torrent(&src, "to-lt", &[("", 1024 * 1024 + 9)], 64 * 1024, false);
-    let info_hash = Metainfo::from_bytes(&bytes)
-        .unwrap()
-        .info_hashes
-        .v1
-        .unwrap();
+    let info_hash = v1_hash(&bytes);
     let net = SeededDht::start(&bytes, &src, 4);
     let router_addr = net.router_addr;
 

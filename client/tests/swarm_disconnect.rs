@@ -302,3 +302,31 @@ fn a_second_connection_from_the_same_peer_is_closed_and_the_first_kept() {
     unchokes(&mut first, first_buf);
     seed.join();
 }
+
+#[test]
+fn a_peer_id_from_another_address_cannot_push_out_a_working_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seed, t) = dup_seed(dir.path());
+    let seed_port = seed.listen_addrs()[0].port();
+    // The "same" peer on another host (127.0.0.2), listening on a higher port than the seed:
+    // were both connections from one host, the seed would keep its own outgoing one.
+    let listener = (1..200)
+        .find_map(|k| TcpListener::bind(("127.0.0.2", seed_port.checked_add(k)?)).ok())
+        .expect("a free port above the seed's on 127.0.0.2");
+
+    let mut first = TcpStream::connect(seed.listen_addrs()[0]).unwrap();
+    let first_buf = handshake(&mut first, t.hash);
+    seed.send(Request::AddPeer {
+        id: t.id,
+        addr: listener.local_addr().unwrap(),
+    })
+    .unwrap();
+    let (mut spoofed, _) = listener.accept().unwrap();
+    let _ = handshake(&mut spoofed, t.hash);
+    assert!(
+        closed_by_seed(&mut spoofed),
+        "a peer id from another address replaced the first connection"
+    );
+    unchokes(&mut first, first_buf);
+    seed.join();
+}

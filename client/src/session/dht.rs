@@ -424,6 +424,8 @@ impl DhtNode {
     /// The node id and routing table to write to the state directory, as (path, bytes), if
     /// there is one and they changed since the last call (called on shutdown and with the
     /// periodic resume saves, so a crash loses little; the resume writer thread writes them).
+    /// The bytes count as saved once handed out: if that write fails (logged), the next change
+    /// to the table is saved again.
     pub(super) fn state_to_save(&mut self, now: Instant) -> Option<(PathBuf, Vec<u8>)> {
         let path = self.state_file.as_ref()?;
         let state = self.node.saved_state(now);

@@ -865,7 +865,15 @@ impl Driver {
             ours: self.peer_id,
             theirs: peer_id,
         };
-        let (close, keep_new) = match dup.resolve() {
+        // A peer id is only the peer's word: from another address it may be a spoofer trying
+        // to push out a working connection, so only a connection from the same host can
+        // replace one (libtorrent matches duplicates by address for the same reason).
+        let keep = if old.addr.ip() == c.addr.ip() {
+            dup.resolve()
+        } else {
+            freshet_engine::Keep::Existing
+        };
+        let (close, keep_new) = match keep {
             freshet_engine::Keep::Existing => (idx, false),
             freshet_engine::Keep::New => (old_idx, true),
         };

@@ -290,3 +290,12 @@ pub fn wait_end(s: &mut impl std::io::Read) -> End {
         }
     }
 }
+
+/// The v1 info-hash of the torrent `bytes` (a v1 or hybrid torrent).
+pub fn v1_hash(bytes: &[u8]) -> freshet_metainfo::InfoHashV1 {
+    freshet_metainfo::Metainfo::from_bytes(bytes)
+        .unwrap()
+        .info_hashes
+        .v1
+        .unwrap()
+}
